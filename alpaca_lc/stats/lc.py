@@ -50,7 +50,11 @@ class GamedRows:
 
 @dataclass(frozen=True)
 class ModelRows:
-    """One model's judged instructions: keys, length differences, preferences (NaN = failed), difficulty."""
+    """One model's judgments: keys, length differences, preferences (NaN = failed), difficulty.
+
+    A key may repeat: several sampled outputs of the same instruction. Each instruction then weighs as one
+    (its rows share its weight) and the bootstrap draws instructions with all their rows.
+    """
 
     key: npt.NDArray[np.str_]
     delta_len: FloatArray
@@ -93,14 +97,14 @@ def length_controlled(
     if rows.is_baseline:  # the baseline against itself: 50% by construction, nothing to fit
         return LCResult(50.0, np.zeros(3), gamed is not None, 0.0, 50.0, 50.0)
     design = LCDesign.build(rows, gamed if spec.regularize_lambda else None, spec)
-    coef = fit_soft_logistic(design.x, design.y, design.weights(np.ones(len(rows.key))))
-    lc = lc_from_coef(coef[None, :], rows.difficulty, np.ones((1, len(rows.key))))[0]
+    n = len(design.difficulty)
+    coef = fit_soft_logistic(design.x, design.y, design.weights(np.ones(n)))
+    lc = lc_from_coef(coef[None, :], design.difficulty, np.ones((1, n)))[0]
     if n_boot <= 0:
         return LCResult(lc, coef, design.regularized)
-    n = len(rows.key)
     counts = np.random.default_rng(seed).multinomial(n, np.full(n, 1 / n), n_boot).astype(float)
     boot_coef = fit_soft_logistic(design.x, design.y, design.weights(counts), start=coef)
-    boot = lc_from_coef(boot_coef, rows.difficulty, counts)
+    boot = lc_from_coef(boot_coef, design.difficulty, counts)
     low, high = bias_corrected_interval(boot, lc, level)
     return LCResult(lc, coef, design.regularized, float(boot.std(ddof=1)), low, high)
 
@@ -126,11 +130,17 @@ def bias_corrected_interval(boot: FloatArray, estimate: float, level: float = 0.
 
 @dataclass(frozen=True)
 class LCDesign:
-    """The stacked GLM rows (model rows first, then gamed rows) and how instruction counts weight them."""
+    """The stacked GLM rows (model rows first, then gamed rows) and how instruction counts weight them.
+
+    Counts are per instruction (in order of first appearance in the model's rows); a model row gets its
+    instruction's count divided by the instruction's number of rows, so samples share one instruction's weight.
+    """
 
     x: FloatArray
     y: FloatArray
-    valid: npt.NDArray[np.bool_]
+    row_instruction: npt.NDArray[np.int64]  # per valid model row: index of its instruction
+    row_share: FloatArray  # per valid model row: 1 / rows of its instruction
+    difficulty: FloatArray  # per instruction
     gamed_row_of: npt.NDArray[np.int64]  # per gamed row: index of its instruction among the model's, or -1
     gamed_weight: float
 
@@ -140,31 +150,47 @@ class LCDesign:
 
     @staticmethod
     def build(rows: ModelRows, gamed: GamedRows | None, spec: GLMSpec) -> LCDesign:
-        sd = float(np.std(rows.delta_len, ddof=1)) if len(rows.delta_len) > 1 else 0.0
-        std_len = rows.delta_len / sd if sd > 0 else np.zeros_like(rows.delta_len)
+        codes, keys = pd.factorize(pd.Index(rows.key))
+        share = 1 / np.bincount(codes)[codes]
         valid = ~np.isnan(rows.preference)
+        sd = _instruction_weighted_sd(rows.delta_len, share)
+        std_len = rows.delta_len / sd if sd > 0 else np.zeros_like(rows.delta_len)
         x_m = np.column_stack([np.tanh(std_len), rows.difficulty, np.ones(len(std_len))])[valid]
         y_m = rows.preference[valid] - 1
+        difficulty = np.zeros(len(keys))
+        difficulty[codes] = rows.difficulty
+        model = (codes[valid].astype(np.int64), share[valid], difficulty)
         if gamed is None:
-            return LCDesign(x_m, y_m, valid, np.zeros(0, dtype=np.int64), 0.0)
+            return LCDesign(x_m, y_m, *model, np.zeros(0, dtype=np.int64), 0.0)
         x_g = np.column_stack([np.tanh(gamed.std_delta_len), gamed.difficulty, np.zeros(len(gamed.key))])
-        position = pd.Index(rows.key).get_indexer(gamed.key)
         return LCDesign(
             np.vstack([x_m, x_g]),
             np.concatenate([y_m, gamed.preference - 1]),
-            valid,
-            position.astype(np.int64),
+            *model,
+            pd.Index(keys).get_indexer(gamed.key).astype(np.int64),
             spec.regularize_lambda / 2,
         )
 
     def weights(self, counts: FloatArray) -> FloatArray:
         """Row weights from per-instruction counts, shape (n,) or (b, n) over the model's instructions."""
         c = np.atleast_2d(counts)
-        w_m = c[:, self.valid]
+        w_m = c[:, self.row_instruction] * self.row_share
         # A gamed row follows its instruction's count; one whose instruction the model lacks keeps weight 1.
         c_g = np.where(self.gamed_row_of >= 0, c[:, np.maximum(self.gamed_row_of, 0)], 1.0)
         w = np.hstack([w_m, self.gamed_weight * c_g])
         return w[0] if counts.ndim == 1 else w
+
+
+def _instruction_weighted_sd(delta_len: FloatArray, share: FloatArray) -> float:
+    """The sd (ddof 1) of the length differences, each instruction weighing one (0 for a single instruction).
+
+    With one row per instruction it is the plain sample sd the spec normalises by.
+    """
+    n = share.sum()
+    if n <= 1:
+        return 0.0
+    mean = (share * delta_len).sum() / n
+    return float(np.sqrt((share * (delta_len - mean) ** 2).sum() / (n - 1)))
 
 
 def lc_from_coef(coef: FloatArray, difficulty: FloatArray, counts: FloatArray) -> FloatArray:

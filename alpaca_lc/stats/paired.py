@@ -37,8 +37,11 @@ class PairedLC:
 
 
 def _restrict(rows: ModelRows, keys: npt.NDArray[np.str_]) -> ModelRows:
-    idx = pd.Index(rows.key).get_indexer(keys)
-    return ModelRows(keys, rows.delta_len[idx], rows.preference[idx], rows.difficulty[idx], rows.is_baseline)
+    """The rows of `keys`' instructions, ordered as `keys`, so both releases' instruction counts line up."""
+    position = pd.Index(keys).get_indexer(rows.key)
+    idx = np.flatnonzero(position >= 0)
+    idx = idx[np.argsort(position[idx], kind="stable")]
+    return ModelRows(rows.key[idx], rows.delta_len[idx], rows.preference[idx], rows.difficulty[idx], rows.is_baseline)
 
 
 def paired_lc(
@@ -54,7 +57,8 @@ def paired_lc(
     """LC difference (candidate - previous) with a paired bootstrap over the shared instructions.
 
     Each resample draws instructions once and refits both models' GLMs on that same draw, so what the
-    two releases share (instruction difficulty, the baseline) cancels out of the difference.
+    two releases share (instruction difficulty, the baseline) cancels out of the difference. A release may
+    hold several sampled outputs per instruction; an instruction is drawn with all its rows.
 
     Args:
         candidate: the candidate's annotations.
@@ -105,4 +109,4 @@ def _lc_draws(rows: ModelRows, gamed: GamedRows | None, spec: GLMSpec, counts: F
     design = LCDesign.build(rows, gamed if spec.regularize_lambda else None, spec)
     start = fit_soft_logistic(design.x, design.y, design.weights(counts[0]))
     coef = fit_soft_logistic(design.x, design.y, design.weights(counts), start=start)
-    return lc_from_coef(coef, rows.difficulty, counts)
+    return lc_from_coef(coef, design.difficulty, counts)
