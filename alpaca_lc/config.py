@@ -152,8 +152,8 @@ class GenerateConfig(_Closed):
 class GateConfig(_Closed):
     """`alpaca-lc gate`: decide whether a release may ship, from its LC and the change from the previous one."""
 
-    candidate: Path
-    previous: Path | None = None
+    candidate: tuple[Path, ...] = Field(min_length=1)  # one file per sampled output of each instruction
+    previous: tuple[Path, ...] = ()
     min_lc: float | None = None
     max_drop: float = 0.0
     confidence: float = Field(default=0.95, gt=0.5, lt=1)

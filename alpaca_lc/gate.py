@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from alpaca_lc.annotation.annotator import Pair
 from alpaca_lc.annotation.run import build_pairs, run_annotate
 from alpaca_lc.calibration import Calibration, check_coverage, resolve_calibration
 from alpaca_lc.config import AnnotateConfig, GateConfig
@@ -23,23 +24,53 @@ from alpaca_lc.stats.winrate import RawMetrics, average_length, raw_metrics
 
 @dataclass(frozen=True)
 class Release:
-    """One release's judged instructions, raw metrics and screening flags."""
+    """One release's judgments (of each of its `samples` outputs per instruction), raw metrics and flags."""
 
     name: str
     rows: ModelRows
     raw: RawMetrics
     avg_length: int
     flags: list[Flag]
+    samples: int = 1
+
+
+_ROW_FIELDS = ("key", "delta_len", "preference", "difficulty")
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """One file of a release, read and checked: its preferences, or the judging job that will make them."""
+
+    name: str
+    keys: pd.Series
+    output_1: list[str]
+    output_2: list[str]
+    preferences: np.ndarray | None
+    job: tuple[AnnotateConfig, list[Pair]] | None
+
+
+@dataclass(frozen=True)
+class _Sample:
+    """One file of a release, judged: a row per instruction, output lengths and screening flags."""
+
+    rows: ModelRows
+    lengths: list[int]
+    flags: list[Flag]
 
 
 @dataclass(frozen=True)
 class Check:
-    """One gate criterion and its outcome; `more_instructions` estimates what would settle an inconclusive one."""
+    """One gate criterion and its outcome, and what would settle an inconclusive one.
+
+    `more_instructions`: instructions to add; `samples_needed`: sampled outputs per instruction (each judged)
+    that would do instead, on the same instructions, when the difference is mostly judgment noise.
+    """
 
     name: str
     outcome: str  # "pass", "fail" or "inconclusive"
     detail: str
     more_instructions: int | None = None
+    samples_needed: int | None = None
 
 
 @dataclass
@@ -58,16 +89,62 @@ class GateResult:
     notes: list[str] = field(default_factory=list)
 
 
-def load_release(path: Path, config: GateConfig, calibration: Calibration) -> Release:
-    """A release from finished annotations (a file or results folder), or from model outputs judged now."""
-    annotate: AnnotateConfig | None = None
+def read_release(paths: tuple[Path, ...], config: GateConfig, calibration: Calibration) -> list[_Pending]:
+    """Read a release's files (one per sampled output of each instruction) and check them; nothing is judged yet.
+
+    Args:
+        paths: the release's files (annotations, or model outputs to judge); all name the same model.
+        config: the gate configuration (judge, reference, eval set).
+        calibration: supplies the eval set's coverage.
+    """
+    samples: list[_Pending] = []
+    for path in paths:
+        sample = _read_sample(path, config, calibration)
+        if samples and sample.name != samples[0].name:
+            raise InputError(f"holds model {sample.name!r}, but {paths[0]} holds {samples[0].name!r}; "
+                             "give samples of one release", path=path)  # fmt: skip
+        samples.append(sample)
+    return samples
+
+
+def finish_release(pending: list[_Pending], calibration: Calibration) -> Release:
+    """Judge what a release's files still lack (through the cached annotator) and pool its samples.
+
+    Args:
+        pending: the release's files as `read_release` returned them.
+        calibration: supplies instruction difficulty.
+    """
+    samples = [_judged(p, calibration) for p in pending]
+    key, delta_len, preference, difficulty = (
+        np.concatenate([getattr(s.rows, f) for s in samples]) for f in _ROW_FIELDS
+    )
+    rows = ModelRows(key, delta_len, preference, difficulty, is_baseline=all(s.rows.is_baseline for s in samples))
+    flags: dict[str, Flag] = {}
+    for s in samples:  # a flag is reported once, with the first flagged sample's figures
+        for f in s.flags:
+            flags.setdefault(f.name, f)
+    raw = _clustered(raw_metrics(rows.preference), rows)
+    lengths = [n for s in samples for n in s.lengths]
+    return Release(pending[0].name, rows, raw, average_length(lengths), list(flags.values()), len(samples))
+
+
+def _clustered(raw: RawMetrics, rows: ModelRows) -> RawMetrics:
+    """The win rate's standard error over instructions (judgments of one instruction's samples correlate)."""
+    per_instruction = pd.Series(rows.preference - 1).groupby(rows.key).mean().dropna()
+    if len(per_instruction) == len(rows.key) or len(per_instruction) < 2:
+        return raw
+    return replace(raw, standard_error=float(per_instruction.std(ddof=1) / np.sqrt(len(per_instruction)) * 100))
+
+
+def _read_sample(path: Path, config: GateConfig, calibration: Calibration) -> _Pending:
+    """One file of a release: finished annotations (a file or results folder), or model outputs to judge."""
     if _is_annotations(path):
         table = read_annotations([path])
         if table["model"].nunique() != 1:
             raise InputError(f"holds annotations of {table['model'].nunique()} models; give one release", path=path)
         name = str(table["model"].iloc[0])
         instructions, out1, out2 = table["instruction"].tolist(), table["output_1"].tolist(), table["output_2"].tolist()
-        prefs = table["preference"].to_numpy(float)
+        prefs, job = table["preference"].to_numpy(float), None
     else:
         annotate = AnnotateConfig(
             model_outputs=path, reference=config.reference, eval_set=config.eval_set, run=config.run
@@ -75,22 +152,30 @@ def load_release(path: Path, config: GateConfig, calibration: Calibration) -> Re
         name, pairs = build_pairs(annotate)
         instructions = [p.instruction for p in pairs]
         out1, out2 = [p.output_1 for p in pairs], [p.output_2 for p in pairs]
+        prefs, job = None, (annotate, pairs)
     keys = instruction_keys(pd.Series(instructions, dtype=object))
-    # Checked before any judgment is paid for.
     check_coverage(calibration, keys, pd.Series(str(path), index=keys.index), pd.Series(range(1, len(keys) + 1)))
-    if annotate is not None:
-        run = run_annotate(annotate, (name, pairs))
+    return _Pending(name, keys, out1, out2, prefs, job)
+
+
+def _judged(pending: _Pending, calibration: Calibration) -> _Sample:
+    prefs = pending.preferences
+    if pending.job is not None:
+        annotate, pairs = pending.job
+        run = run_annotate(annotate, (pending.name, pairs))
         run.check_complete()
         assert run.result is not None
         prefs = np.array(run.result.preferences, dtype=float)
+    assert prefs is not None
+    out1, out2 = pending.output_1, pending.output_2
     rows = ModelRows(
-        keys.to_numpy(str),
+        pending.keys.to_numpy(str),
         np.array([len(a) - len(b) for a, b in zip(out1, out2, strict=True)], dtype=float),
         prefs,
-        keys.map(calibration.difficulty).to_numpy(float),
+        pending.keys.map(calibration.difficulty).to_numpy(float),
         is_baseline=out1 == out2,
     )
-    return Release(name, rows, raw_metrics(prefs), average_length([len(o) for o in out2]), screen(out2, out1))
+    return _Sample(rows, [len(o) for o in out2], screen(out2, out1))
 
 
 def _is_annotations(path: Path) -> bool:
@@ -114,24 +199,28 @@ def run_gate(config: GateConfig) -> GateResult:
     calibration = resolve_calibration(config.calibration, config.eval_set)
     gamed = calibration.gamed_rows()
     level = 2 * config.confidence - 1  # the two-sided interval whose ends are one-sided bounds at `confidence`
-    candidate = load_release(config.candidate, config, calibration)
-    previous = load_release(config.previous, config, calibration) if config.previous else None
+    # Every file is read and checked before any judgment is paid for.
+    pending = read_release(config.candidate, config, calibration)
+    pending_previous = read_release(config.previous, config, calibration) if config.previous else None
+    candidate = finish_release(pending, calibration)
+    previous = finish_release(pending_previous, calibration) if pending_previous else None
+
     lc = length_controlled(candidate.rows, gamed, n_boot=config.bootstrap, seed=config.seed, level=level)
     paired = None
     if previous is not None:
         paired = paired_lc(candidate.rows, previous.rows, gamed, n_boot=config.bootstrap, seed=config.seed, level=level)
     checks = [_screening_check(candidate, config)]
-    n = len(candidate.rows.key)
+    n, k = len(set(candidate.rows.key)), max(candidate.samples, previous.samples if previous else 0)
     if config.min_lc is not None:
         bounds = (lc.lc_ci_low, lc.lc_ci_high)
         checks.append(
-            _threshold_check("min_lc", lc.length_controlled_winrate, bounds, config.min_lc, below_fails=True, n=n)
+            _threshold_check("min_lc", lc.length_controlled_winrate, bounds, config.min_lc, below_fails=True, n=n, k=k)
         )
     if paired is not None:
         drop = -paired.difference
         bounds = (-paired.difference_interval[1], -paired.difference_interval[0])
         checks.append(
-            _threshold_check("max_drop", drop, bounds, config.max_drop, below_fails=False, n=paired.n_instructions)
+            _threshold_check("max_drop", drop, bounds, config.max_drop, below_fails=False, n=paired.n_instructions, k=k)
         )
     outcome = "fail" if any(c.outcome == "fail" for c in checks) else (
         "inconclusive" if any(c.outcome == "inconclusive" for c in checks) else "pass")  # fmt: skip
@@ -150,7 +239,7 @@ def _screening_check(release: Release, config: GateConfig) -> Check:
 
 
 def _threshold_check(
-    name: str, estimate: float, bounds: tuple[float, float], threshold: float, *, below_fails: bool, n: int
+    name: str, estimate: float, bounds: tuple[float, float], threshold: float, *, below_fails: bool, n: int, k: int
 ) -> Check:
     """Pass/fail when the one-sided bounds are on one side of the threshold; else inconclusive."""
     low, high = bounds
@@ -163,13 +252,17 @@ def _threshold_check(
         return Check(name, "fail", detail)
     if settled_good:
         return Check(name, "pass", detail)
-    return Check(name, "inconclusive", detail, _more_instructions(estimate, bounds, threshold, n))
+    factor = _variance_factor(estimate, bounds, threshold)
+    if factor is None:
+        return Check(name, "inconclusive", detail)
+    return Check(name, "inconclusive", detail, max(0, math.ceil(n * factor) - n), math.ceil(k * factor))
 
 
-def _more_instructions(estimate: float, bounds: tuple[float, float], threshold: float, n: int) -> int | None:
-    """Instructions to add so the interval, shrinking as 1/sqrt(n), clears the threshold (None: on the threshold)."""
+def _variance_factor(estimate: float, bounds: tuple[float, float], threshold: float) -> float | None:
+    """How many times the data the interval, shrinking as 1/sqrt(data), needs to clear the threshold.
+
+    None when the estimate sits on the threshold, where no amount settles it.
+    """
     distance = abs(estimate - threshold)
     half_width = (bounds[1] - estimate) if threshold > estimate else (estimate - bounds[0])
-    if distance <= 1e-9:
-        return None
-    return max(0, math.ceil(n * (half_width / distance) ** 2) - n)
+    return None if distance <= 1e-9 else (half_width / distance) ** 2

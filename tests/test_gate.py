@@ -86,3 +86,35 @@ def test_uncovered_instructions_fail_before_any_judgment(run_cli: RunCli, synthe
     env = {"OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "ALPACA_LC_CACHE": str(tmp_path / "c")}
     result = CliRunner().invoke(main, ["gate", str(outputs), "--eval-set", str(synthetic.eval_set)], env=env)
     assert result.exit_code == 2 and "another eval set" in result.stderr
+
+
+def test_sample_files_pool_per_instruction(run_cli: RunCli, releases: dict[str, Path], tmp_path: Path) -> None:
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    run_cli("gate", releases["claude-2"], "--previous", releases["claude"], "--json", one, "--on-inconclusive", "pass")
+    result = run_cli("gate", releases["claude-2"], releases["claude-2"], "--previous", releases["claude"],
+                     "--previous", releases["claude"], "--json", two, "--on-inconclusive", "pass")  # fmt: skip
+    a, b = json.loads(one.read_text()), json.loads(two.read_text())
+    # A copy of each judgment is no new evidence: were rows resampled as if independent, the interval would narrow.
+    assert b["paired"]["lc_difference_interval"] == pytest.approx(a["paired"]["lc_difference_interval"], abs=1e-9)
+    assert b["candidate"]["standard_error"] == pytest.approx(a["candidate"]["standard_error"], abs=1e-9)
+    assert b["candidate"]["samples"] == 2 and b["candidate"]["n_total"] == 2 * a["candidate"]["n_total"]
+    assert "1610 (2 per instruction)" in result.stdout and "sampled outputs per instruction" in result.stdout
+
+
+def test_sample_files_of_different_models_are_refused(run_cli: RunCli, releases: dict[str, Path]) -> None:
+    result = run_cli("gate", releases["claude-2"], releases["claude"])
+    assert result.exit_code == 2 and "claude.json" in result.stderr and "samples of one release" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_every_file_is_checked_before_any_judgment(run_cli: RunCli, synthetic: Synthetic, tmp_path: Path) -> None:
+    outputs = synthetic.write("outputs.json", [{"instruction": s, "output": "x"} for s in synthetic.instructions])
+    stray = synthetic.annotations("previous")
+    stray[3]["instruction"] = "an instruction of no eval set"
+    previous = synthetic.write("previous.json", stray)
+    env = {"OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "ALPACA_LC_CACHE": str(tmp_path / "c")}
+    args = ["gate", str(outputs), "--previous", str(previous), "--eval-set", str(synthetic.eval_set),
+            "--calibration", str(synthetic.calibration)]  # fmt: skip
+    result = CliRunner().invoke(main, args, env=env)
+    # Exit 3 would mean the candidate's outputs were sent to the (closed) judge before the previous file was read.
+    assert result.exit_code == 2 and "previous.json" in result.stderr, result.output

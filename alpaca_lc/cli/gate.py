@@ -16,8 +16,9 @@ _CONFIDENCE = click.FloatRange(0.5, 1, min_open=True, max_open=True)
 
 
 @click.command()
-@click.argument("candidate", type=click.Path(path_type=Path))
-@click.option("--previous", type=click.Path(path_type=Path), default=None, help="The previous release.")
+@click.argument("candidate", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--previous", type=click.Path(path_type=Path), multiple=True,
+              help="The previous release; repeat it for each of its sample files.")  # fmt: skip
 @click.option("--min-lc", type=float, default=None, help="Fail when LC is significantly below this.")
 @click.option("--max-drop", type=float, default=0.0, show_default=True, help="Fail if LC drops significantly more.")
 @click.option("--confidence", type=_CONFIDENCE, default=0.95, show_default=True)
@@ -30,8 +31,12 @@ _CONFIDENCE = click.FloatRange(0.5, 1, min_open=True, max_open=True)
 @calibration_option
 @judge_options
 @click.pass_context
-def gate(ctx: click.Context, candidate: Path, **opts: Any) -> None:
-    """Decide whether CANDIDATE (model outputs or annotations) may ship. Exit 0 pass, 1 fail, 2 input, 3 judge."""
+def gate(ctx: click.Context, candidate: tuple[Path, ...], **opts: Any) -> None:
+    """Decide whether CANDIDATE (model outputs or annotations) may ship. Exit 0 pass, 1 fail, 2 input, 3 judge.
+
+    Several CANDIDATE files are several sampled outputs per instruction (e.g. generated with different seeds),
+    all judged and pooled: that averages out judgment noise and narrows the interval.
+    """
     from alpaca_lc.gate import run_gate
     from alpaca_lc.jsonio import write_text
     from alpaca_lc.report.gate_report import to_json, to_junit, to_markdown

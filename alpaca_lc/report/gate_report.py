@@ -6,7 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from alpaca_lc.gate import GateResult, Release
+from alpaca_lc.gate import Check, GateResult, Release
 
 _BADGE = {"pass": "✅ PASS", "fail": "❌ FAIL", "inconclusive": "⚠️ INCONCLUSIVE"}
 
@@ -17,10 +17,10 @@ def to_markdown(result: GateResult) -> str:
     lines = [f"## alpaca-lc release gate: {_BADGE[result.outcome]}", ""]
     lines += ["| check | outcome | detail |", "|:---|:---|:---|"]
     for c in result.checks:
-        more = f" About {c.more_instructions} more instructions would settle it." if c.more_instructions else ""
+        more = _settle(c)
         lines.append(f"| {c.name} | {c.outcome} | {c.detail}.{more} |")
     lines += ["", f"LC intervals: {level:.0%} two-sided (their ends are {result.confidence:.0%} one-sided bounds).", ""]
-    lines += ["| release | LC win rate | win rate | avg length | instructions |", "|:---|---:|---:|---:|---:|"]
+    lines += ["| release | LC win rate | win rate | avg length | judgments |", "|:---|---:|---:|---:|---:|"]
     lines.append(_row("candidate", result.candidate, result.lc_candidate, result.lc_candidate_interval))
     if result.previous is not None and result.paired is not None:
         p = result.paired
@@ -38,11 +38,19 @@ def to_markdown(result: GateResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _settle(check: Check) -> str:
+    if not check.more_instructions:
+        return ""
+    return (f" About {check.more_instructions:,} more instructions would settle it, or {check.samples_needed} sampled"
+            " outputs per instruction if the difference is mostly judgment noise.")  # fmt: skip
+
+
 def _row(label: str, release: Release, lc: float, interval: tuple[float, float]) -> str:
     se, wr = release.raw.standard_error, release.raw.win_rate
     lc_cell = f"{lc:.1f} [{interval[0]:.1f}, {interval[1]:.1f}]"
     wr_cell = f"{wr:.1f} [{wr - 1.96 * se:.1f}, {wr + 1.96 * se:.1f}]"
-    return f"| {label} ({release.name}) | {lc_cell} | {wr_cell} | {release.avg_length} | {release.raw.n_total} |"
+    judged = f"{release.raw.n_total}" + (f" ({release.samples} per instruction)" if release.samples > 1 else "")
+    return f"| {label} ({release.name}) | {lc_cell} | {wr_cell} | {release.avg_length} | {judged} |"
 
 
 def _release(r: Release, lc: float, interval: tuple[float, float]) -> dict[str, Any]:
@@ -53,6 +61,7 @@ def _release(r: Release, lc: float, interval: tuple[float, float]) -> dict[str, 
         "win_rate": r.raw.win_rate,
         "standard_error": r.raw.standard_error,
         "n_total": r.raw.n_total,
+        "samples": r.samples,
         "avg_length": r.avg_length,
         "flags": [{"name": f.name, "reason": f.reason} for f in r.flags],
     }
