@@ -140,3 +140,23 @@ def test_evaluate_prints_screening_flags(cli: Cli, tmp_path: Path, server: Local
                  "--output-dir", tmp_path / "res", env=ws.env(server))  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "flag repeated_output" in result.stdout and "flag template_imitation" in result.stdout
+
+
+def test_gate_judges_and_pools_sample_files(cli: Cli, tmp_path: Path, server: LocalServer) -> None:
+    ws = write_workspace(tmp_path, n=120)
+    instructions = [r["instruction"] for r in json.loads(ws.outputs.read_text())]
+    files = []
+    for seed in range(4):  # sampled outputs: the same model, other answers
+        records = [{"instruction": s, "output": f"answer {seed} " * (5 + (i * 7 + seed * 13) % 90), "generator": "m"}
+                   for i, s in enumerate(instructions)]  # fmt: skip
+        files.append(tmp_path / f"sample{seed}.json")
+        files[-1].write_text(json.dumps(records))
+    calibration = zero_calibration(ws.eval_set, tmp_path / "cal.json")
+    out = tmp_path / "gate.json"
+    result = cli("gate", files[0], files[1], "--previous", files[2], "--previous", files[3], "--calibration",
+                 calibration, "--json", out, "--bootstrap", "100", "--no-progress", env=ws.env(server))  # fmt: skip
+    assert result.exit_code in (0, 1), result.output
+    decision = json.loads(out.read_text())
+    assert server.stats()["successes"] == 4 * 120  # every sample of both releases judged once
+    assert decision["candidate"]["samples"] == 2 and decision["candidate"]["n_total"] == 240
+    assert decision["paired"]["n_instructions"] == 120
