@@ -53,8 +53,11 @@ def test_decisions_with_intervals(run_cli: RunCli, releases: dict[str, Path], tm
     low, high = decision["paired"]["lc_difference_interval"]
     assert low <= decision["paired"]["lc_difference"] <= high and high - low < 10
     assert decision["outcome"] in ("pass", "fail", "inconclusive") and result.exit_code == decision["exit_code"]
-    print(f"\n{candidate} vs {previous}: {decision['outcome']}, LC change {decision['paired']['lc_difference']:+.2f} "
-          f"[{low:+.2f}, {high:+.2f}]")  # fmt: skip
+    paired = decision["paired"]
+    assert paired["detectable_drop_80"] == pytest.approx(2.4865 * paired["lc_difference_se"], rel=1e-3)
+    print(f"\n{candidate} vs {previous}: {decision['outcome']}, LC change {paired['lc_difference']:+.2f} "
+          f"[{low:+.2f}, {high:+.2f}], SE {paired['lc_difference_se']:.2f}, "
+          f"80%-power drop {paired['detectable_drop_80']:.1f}")  # fmt: skip
     suite = ET.parse(junit).getroot()
     assert suite.tag == "testsuite" and {c.get("name") for c in suite} == {"screening", "max_drop"}
     assert md.read_text().startswith("## alpaca-lc release gate:")

@@ -6,6 +6,8 @@ import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from scipy.stats import norm
+
 from alpaca_lc.gate import Check, GateResult, Release
 
 _BADGE = {"pass": "✅ PASS", "fail": "❌ FAIL", "inconclusive": "⚠️ INCONCLUSIVE"}
@@ -31,11 +33,18 @@ def to_markdown(result: GateResult) -> str:
             "",
             f"LC change (paired, {p.n_instructions} shared instructions): {p.difference:+.2f} "
             f"[{low:+.2f}, {high:+.2f}];"
-            f" average length change: {change:+d} characters.",
+            f" average length change: {change:+d} characters. At this precision a true LC drop of"
+            f" {detectable_drop(result):.1f} points beyond `--max-drop` would be caught 80% of the time.",
         ]
     flags = result.candidate.flags
     lines += ["", "Screening: " + ("no flags." if not flags else "; ".join(f"**{f.name}**: {f.reason}" for f in flags))]
     return "\n".join(lines) + "\n"
+
+
+def detectable_drop(result: GateResult) -> float:
+    """The true drop beyond the threshold the paired test would catch 80% of the time, from the difference's SE."""
+    assert result.paired is not None
+    return float((norm.ppf(result.confidence) + norm.ppf(0.80)) * result.paired.difference_se)
 
 
 def _settle(check: Check) -> str:
@@ -86,6 +95,7 @@ def to_json(result: GateResult) -> str:
             "lc_difference": p.difference,
             "lc_difference_interval": p.difference_interval,
             "lc_difference_se": p.difference_se,
+            "detectable_drop_80": detectable_drop(result),
         }
     return json.dumps(out, indent=2) + "\n"
 
