@@ -38,7 +38,7 @@ _ROW_FIELDS = ("key", "delta_len", "preference", "difficulty")
 
 
 @dataclass(frozen=True)
-class _Pending:
+class PendingSample:
     """One file of a release, read and checked: its preferences, or the judging job that will make them."""
 
     name: str
@@ -89,7 +89,7 @@ class GateResult:
     notes: list[str] = field(default_factory=list)
 
 
-def read_release(paths: tuple[Path, ...], config: GateConfig, calibration: Calibration) -> list[_Pending]:
+def read_release(paths: tuple[Path, ...], config: GateConfig, calibration: Calibration) -> list[PendingSample]:
     """Read a release's files (one per sampled output of each instruction) and check them; nothing is judged yet.
 
     Args:
@@ -97,7 +97,7 @@ def read_release(paths: tuple[Path, ...], config: GateConfig, calibration: Calib
         config: the gate configuration (judge, reference, eval set).
         calibration: supplies the eval set's coverage.
     """
-    samples: list[_Pending] = []
+    samples: list[PendingSample] = []
     for path in paths:
         sample = _read_sample(path, config, calibration)
         if samples and sample.name != samples[0].name:
@@ -107,7 +107,7 @@ def read_release(paths: tuple[Path, ...], config: GateConfig, calibration: Calib
     return samples
 
 
-def finish_release(pending: list[_Pending], calibration: Calibration) -> Release:
+def finish_release(pending: list[PendingSample], calibration: Calibration) -> Release:
     """Judge what a release's files still lack (through the cached annotator) and pool its samples.
 
     Args:
@@ -136,7 +136,7 @@ def _clustered(raw: RawMetrics, rows: ModelRows) -> RawMetrics:
     return replace(raw, standard_error=float(per_instruction.std(ddof=1) / np.sqrt(len(per_instruction)) * 100))
 
 
-def _read_sample(path: Path, config: GateConfig, calibration: Calibration) -> _Pending:
+def _read_sample(path: Path, config: GateConfig, calibration: Calibration) -> PendingSample:
     """One file of a release: finished annotations (a file or results folder), or model outputs to judge."""
     if _is_annotations(path):
         table = read_annotations([path])
@@ -155,10 +155,10 @@ def _read_sample(path: Path, config: GateConfig, calibration: Calibration) -> _P
         prefs, job = None, (annotate, pairs)
     keys = instruction_keys(pd.Series(instructions, dtype=object))
     check_coverage(calibration, keys, pd.Series(str(path), index=keys.index), pd.Series(range(1, len(keys) + 1)))
-    return _Pending(name, keys, out1, out2, prefs, job)
+    return PendingSample(name, keys, out1, out2, prefs, job)
 
 
-def _judged(pending: _Pending, calibration: Calibration) -> _Sample:
+def _judged(pending: PendingSample, calibration: Calibration) -> _Sample:
     prefs = pending.preferences
     if pending.job is not None:
         annotate, pairs = pending.job
