@@ -96,7 +96,8 @@ def paired_lc(
 def percentile_interval(boot: FloatArray, level: float) -> tuple[float, float]:
     """Plain percentile interval. For the difference of two releases it holds its level where the
     bias-corrected one, whose correction is estimated from the resamples too, did not: simulated false-fail
-    rates at 95% one-sided were ~4.6% (percentile) vs ~6.4% (bias-corrected); see benchmarks/gate_simulation.py.
+    rates at 95% one-sided were 4.9% over 2,000 runs (percentile, 1,000 resamples) vs 5.4-7.0% (bias-corrected);
+    see benchmarks/gate_simulation.py.
     """
     low, high = np.percentile(boot, [50 * (1 - level), 50 * (1 + level)])
     return float(low), float(high)
