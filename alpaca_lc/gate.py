@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +32,6 @@ class Release:
     avg_length: int
     flags: list[Flag]
     samples: int = 1
-
-
-_ROW_FIELDS = ("key", "delta_len", "preference", "difficulty")
 
 
 @dataclass(frozen=True)
@@ -115,25 +112,14 @@ def finish_release(pending: list[PendingSample], calibration: Calibration) -> Re
         calibration: supplies instruction difficulty.
     """
     samples = [_judged(p, calibration) for p in pending]
-    key, delta_len, preference, difficulty = (
-        np.concatenate([getattr(s.rows, f) for s in samples]) for f in _ROW_FIELDS
-    )
-    rows = ModelRows(key, delta_len, preference, difficulty, is_baseline=all(s.rows.is_baseline for s in samples))
+    rows = ModelRows.stack([s.rows for s in samples])
     flags: dict[str, Flag] = {}
     for s in samples:  # a flag is reported once, with the first flagged sample's figures
         for f in s.flags:
             flags.setdefault(f.name, f)
-    raw = _clustered(raw_metrics(rows.preference), rows)
     lengths = [n for s in samples for n in s.lengths]
+    raw = raw_metrics(rows.preference, rows.key if len(samples) > 1 else None)
     return Release(pending[0].name, rows, raw, average_length(lengths), list(flags.values()), len(samples))
-
-
-def _clustered(raw: RawMetrics, rows: ModelRows) -> RawMetrics:
-    """The win rate's standard error over instructions (judgments of one instruction's samples correlate)."""
-    per_instruction = pd.Series(rows.preference - 1).groupby(rows.key).mean().dropna()
-    if len(per_instruction) == len(rows.key) or len(per_instruction) < 2:
-        return raw
-    return replace(raw, standard_error=float(per_instruction.std(ddof=1) / np.sqrt(len(per_instruction)) * 100))
 
 
 def _read_sample(path: Path, config: GateConfig, calibration: Calibration) -> PendingSample:
@@ -210,17 +196,17 @@ def run_gate(config: GateConfig) -> GateResult:
     if previous is not None:
         paired = paired_lc(candidate.rows, previous.rows, gamed, n_boot=config.bootstrap, seed=config.seed, level=level)
     checks = [_screening_check(candidate, config)]
-    n, k = len(set(candidate.rows.key)), max(candidate.samples, previous.samples if previous else 0)
     if config.min_lc is not None:
         bounds = (lc.lc_ci_low, lc.lc_ci_high)
+        n, k = len(set(candidate.rows.key)), candidate.samples
         checks.append(
             _threshold_check("min_lc", lc.length_controlled_winrate, bounds, config.min_lc, below_fails=True, n=n, k=k)
         )
-    if paired is not None:
-        drop = -paired.difference
+    if paired is not None and previous is not None:
         bounds = (-paired.difference_interval[1], -paired.difference_interval[0])
+        n, k = paired.n_instructions, max(candidate.samples, previous.samples)
         checks.append(
-            _threshold_check("max_drop", drop, bounds, config.max_drop, below_fails=False, n=paired.n_instructions, k=k)
+            _threshold_check("max_drop", -paired.difference, bounds, config.max_drop, below_fails=False, n=n, k=k)
         )
     outcome = "fail" if any(c.outcome == "fail" for c in checks) else (
         "inconclusive" if any(c.outcome == "inconclusive" for c in checks) else "pass")  # fmt: skip
@@ -241,7 +227,10 @@ def _screening_check(release: Release, config: GateConfig) -> Check:
 def _threshold_check(
     name: str, estimate: float, bounds: tuple[float, float], threshold: float, *, below_fails: bool, n: int, k: int
 ) -> Check:
-    """Pass/fail when the one-sided bounds are on one side of the threshold; else inconclusive."""
+    """Pass/fail when the one-sided bounds are on one side of the threshold; else inconclusive.
+
+    `n` instructions with `k` samples each gave the bounds; they size what would settle an inconclusive check.
+    """
     low, high = bounds
     what = "LC" if below_fails else "LC drop"
     limit = "minimum" if below_fails else "maximum"

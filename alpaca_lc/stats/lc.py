@@ -10,6 +10,7 @@ When annotations of the baseline's own verbose and concise variants are availabl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,6 +62,23 @@ class ModelRows:
     preference: FloatArray
     difficulty: FloatArray
     is_baseline: bool = False
+
+    def take(self, idx: npt.NDArray[np.intp]) -> ModelRows:
+        """These rows at positions `idx`."""
+        return ModelRows(
+            self.key[idx], self.delta_len[idx], self.preference[idx], self.difficulty[idx], self.is_baseline
+        )
+
+    @staticmethod
+    def stack(samples: Sequence[ModelRows]) -> ModelRows:
+        """One release from several sampled outputs per instruction: the samples' rows one after another."""
+        return ModelRows(
+            np.concatenate([r.key for r in samples]),
+            np.concatenate([r.delta_len for r in samples]),
+            np.concatenate([r.preference for r in samples]),
+            np.concatenate([r.difficulty for r in samples]),
+            all(r.is_baseline for r in samples),
+        )
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ def _restrict(rows: ModelRows, keys: npt.NDArray[np.str_]) -> ModelRows:
     position = pd.Index(keys).get_indexer(rows.key)
     idx = np.flatnonzero(position >= 0)
     idx = idx[np.argsort(position[idx], kind="stable")]
-    return ModelRows(rows.key[idx], rows.delta_len[idx], rows.preference[idx], rows.difficulty[idx], rows.is_baseline)
+    return rows.take(idx)
 
 
 def paired_lc(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -24,16 +25,18 @@ class RawMetrics:
     discrete_win_rate: float
 
 
-def raw_metrics(preferences: npt.ArrayLike) -> RawMetrics:
+def raw_metrics(preferences: npt.ArrayLike, keys: npt.ArrayLike | None = None) -> RawMetrics:
     """Win rate, its standard error and counts from preferences in [1, 2] (NaN = failed judgment).
 
     Args:
-        preferences: one preference per instruction, already normalised (legacy 0 mapped to 1.5).
+        preferences: one preference per judgment, already normalised (legacy 0 mapped to 1.5).
+        keys: the instruction of each judgment, when an instruction may have several (sampled outputs); the
+            standard error is then taken over instructions, as their samples' judgments correlate.
     """
     prefs = np.asarray(preferences, dtype=float)
     valid = prefs[~np.isnan(prefs)] - 1.0
     n = valid.size
-    sem = float(valid.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+    sem = _standard_error(valid if keys is None else pd.Series(prefs - 1.0).groupby(np.asarray(keys)).mean())
     # Discrete: each judgment rounded to a win or a loss; an exact tie counts half.
     discrete = np.where(valid == 0.5, 0.5, np.round(valid))
     return RawMetrics(
@@ -46,6 +49,12 @@ def raw_metrics(preferences: npt.ArrayLike) -> RawMetrics:
         n_failed=int(prefs.size - n),
         discrete_win_rate=float(discrete.mean() * 100) if n else float("nan"),
     )
+
+
+def _standard_error(values: npt.ArrayLike) -> float:
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
+    return float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else float("nan")
 
 
 def average_length(lengths: npt.ArrayLike) -> int:

@@ -85,18 +85,11 @@ def test_gamed_rows_regularise_the_length_slope_toward_the_baseline() -> None:
     assert boot.lc_ci_low < boot.length_controlled_winrate < boot.lc_ci_high
 
 
-def stacked(samples: list[ModelRows]) -> ModelRows:
-    """One release from several sampled outputs per instruction: the samples' rows one after another."""
-    return ModelRows(
-        *(np.concatenate([getattr(r, f) for r in samples]) for f in ("key", "delta_len", "preference", "difficulty"))
-    )
-
-
 def test_copies_of_each_sample_weigh_as_one_instruction_in_the_fit_and_the_bootstrap() -> None:
     rows = simulate(4, intercept=-1.0, n=300, slope=-3.0)
     gamed = GamedRows(rows.key, rows.delta_len / rows.delta_len.std(), np.full(300, 1.4), rows.difficulty)
     one = length_controlled(rows, gamed, n_boot=200, seed=3)
-    three = length_controlled(stacked([rows, rows, rows]), gamed, n_boot=200, seed=3)
+    three = length_controlled(ModelRows.stack([rows, rows, rows]), gamed, n_boot=200, seed=3)
     # Were rows (not instructions) resampled, or copies weighed thrice against the gamed rows, these would differ.
     assert three.length_controlled_winrate == pytest.approx(one.length_controlled_winrate, abs=1e-9)
     assert (three.lc_ci_low, three.lc_ci_high) == pytest.approx((one.lc_ci_low, one.lc_ci_high), abs=1e-9)

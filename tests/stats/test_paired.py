@@ -8,7 +8,7 @@ import pytest
 from alpaca_lc.stats.lc import ModelRows, length_controlled
 from alpaca_lc.stats.paired import paired_lc
 
-from .test_lc import simulate, stacked
+from .test_lc import simulate
 
 
 def test_identical_releases_differ_by_zero() -> None:
@@ -43,7 +43,7 @@ def test_more_samples_per_instruction_narrow_the_difference_when_judgments_are_n
 
     def release(seed: int, k: int) -> ModelRows:
         rng = np.random.default_rng(seed)
-        return stacked(
+        return ModelRows.stack(
             [type(base)(base.key, base.delta_len, 1 + rng.binomial(1, p), base.difficulty) for _ in range(k)]
         )
 
