@@ -4,14 +4,16 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SHARED ?= ../shared/data/alpaca_eval_2
 
-.PHONY: install check test test-fast bench leaderboards calibration clean
+.PHONY: install check test test-fast bench leaderboards calibration protocols clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# AlpacaEval's evaluator files (configs and prompt templates, not its code) for the default, official judge.
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps alpaca-eval==0.6.6
 
 check:
 	$(BIN)/ruff check alpaca_lc tests benchmarks
@@ -40,6 +42,12 @@ leaderboards:
 	$(BIN)/alpaca-lc leaderboard $(SHARED)/annotations.parquet --seed 0 --bootstrap 1000 \
 		-o leaderboards/alpaca_eval_2_gpt4_turbo.csv
 	$(BIN)/python -c "import pandas as pd; pd.read_csv('$(SHARED)/arena_elo.csv').to_csv('leaderboards/arena_elo.csv', index=False)"
+
+# Protocol hashes of AlpacaEval 0.6.6's evaluators (figures only), read from its installed files.
+protocols:
+	$(BIN)/python -c "import json; from alpaca_lc.annotation import judge, official; \
+		print(json.dumps({'alpaca_eval_version': official.VERSION, \
+		'protocols': judge.official_protocols(official.locate())}, indent=2))" > alpaca_lc/data/alpaca_eval_protocols.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -9,6 +9,7 @@ Three sources, chosen by `--calibration`:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from importlib import resources
@@ -27,6 +28,7 @@ FORMAT = "alpaca-lc/calibration-v1"
 BUNDLED = "alpaca_eval_2_calibration.json"
 OFFICIAL_DIFFICULTY = "instruction_difficulty.csv"
 OFFICIAL_GAMED = "df_gamed.csv"
+OFFICIAL_JUDGE = "weighted_alpaca_eval_gpt4_turbo"  # AlpacaEval fitted its calibration on this judge's judgments
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class Calibration:
     gamed: pd.DataFrame | None  # columns: key, variant, std_delta_len, preference (in [1, 2])
     source: str
     provenance: str = ""
+    judge: str | None = None  # whose judgments it was fitted on
 
     def gamed_rows(self) -> GamedRows | None:
         """The gamed rows in the form the LC fit takes, or None when there are none."""
@@ -64,7 +67,8 @@ def resolve_calibration(choice: str, eval_set_path: Path | None = None) -> Calib
     if choice == "official":
         difficulty_csv = download_from_hub(OFFICIAL_DIFFICULTY)
         gamed_csv = download_from_hub(OFFICIAL_GAMED)
-        return read_alpaca_eval_calibration(difficulty_csv, gamed_csv, load_eval_set(eval_set_path))
+        calibration = read_alpaca_eval_calibration(difficulty_csv, gamed_csv, load_eval_set(eval_set_path))
+        return dataclasses.replace(calibration, judge=OFFICIAL_JUDGE)
     path = Path(choice)
     if path.is_dir():
         gamed = path / OFFICIAL_GAMED
@@ -97,7 +101,8 @@ def _parse_json(data: Any, source: str) -> Calibration:
         raise InputError(f"malformed calibration: {exc}", path=source) from None
     if difficulty.empty or difficulty.isna().any():
         raise InputError("calibration has no (or non-numeric) difficulties", path=source)
-    return Calibration(difficulty, gamed, source, str(data.get("provenance", "")))
+    judge = data.get("judge") if isinstance(data.get("judge"), str) else None
+    return Calibration(difficulty, gamed, source, str(data.get("provenance", "")), judge)
 
 
 def write_calibration(path: Path, calibration: Calibration) -> None:
@@ -110,6 +115,7 @@ def write_calibration(path: Path, calibration: Calibration) -> None:
         {
             "format": FORMAT,
             "provenance": calibration.provenance,
+            "judge": calibration.judge,
             "difficulty": {k: round(float(v), 10) for k, v in calibration.difficulty.items()},
             "gamed": gamed,
         },

@@ -63,6 +63,7 @@ class LeaderboardConfig(_Closed):
     bootstrap: int = Field(default=1000, ge=0)
     seed: int = 0
     spec: Literal["length_controlled_v1"] = "length_controlled_v1"
+    mix_judges: bool = False
 
 
 class CalibrateConfig(_Closed):
@@ -85,7 +86,8 @@ class CorrelateConfig(_Closed):
 class JudgeRunConfig(_Closed):
     """Which judge, which cache, and how hard to push the endpoint."""
 
-    judge: str = "weighted_gpt4_turbo"
+    judge: str = "weighted_alpaca_eval_gpt4_turbo"
+    alpaca_eval_dir: Path | None = None
     cache: Path | None = None
     concurrency: int = Field(default=32, ge=1)
     timeout: float = Field(default=60.0, gt=0)
@@ -117,6 +119,7 @@ class EvaluateConfig(_Closed):
     calibration: str = "bundled"
     bootstrap: int = Field(default=1000, ge=0)
     seed: int = 0
+    mix_judges: bool = False
 
 
 class CacheImportConfig(_Closed):
@@ -165,6 +168,7 @@ class GateConfig(_Closed):
     reference: Path | None = None
     eval_set: Path | None = None
     run: JudgeRunConfig = JudgeRunConfig()
+    mix_judges: bool = False
 
 
 class ReportConfig(_Closed):
@@ -175,3 +179,4 @@ class ReportConfig(_Closed):
     calibration: str = "bundled"
     bootstrap: int = Field(default=1000, ge=0)
     title: str = "alpaca-lc leaderboard"
+    mix_judges: bool = False

@@ -11,11 +11,13 @@ import numpy as np
 import pandas as pd
 
 from alpaca_lc.annotation.annotator import Pair
-from alpaca_lc.annotation.run import build_pairs, run_annotate
+from alpaca_lc.annotation.run import build_pairs, judge_instrument, run_annotate
 from alpaca_lc.calibration import Calibration, check_coverage, resolve_calibration
 from alpaca_lc.config import AnnotateConfig, GateConfig
 from alpaca_lc.errors import InputError
+from alpaca_lc.instrument import UNKNOWN, Instrument, check_one_instrument, instruments_by_model
 from alpaca_lc.records import instruction_keys, read_annotations
+from alpaca_lc.scoring import calibration_notes
 from alpaca_lc.screening import Flag, screen
 from alpaca_lc.stats.lc import ModelRows, length_controlled
 from alpaca_lc.stats.paired import PairedLC, paired_lc
@@ -44,6 +46,7 @@ class PendingSample:
     output_2: list[str]
     preferences: np.ndarray | None
     job: tuple[AnnotateConfig, list[Pair]] | None
+    instrument: Instrument = UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,7 @@ def _read_sample(path: Path, config: GateConfig, calibration: Calibration) -> Pe
         name = str(table["model"].iloc[0])
         instructions, out1, out2 = table["instruction"].tolist(), table["output_1"].tolist(), table["output_2"].tolist()
         prefs, job = table["preference"].to_numpy(float), None
+        instrument = instruments_by_model(table)[name]
     else:
         annotate = AnnotateConfig(
             model_outputs=path, reference=config.reference, eval_set=config.eval_set, run=config.run
@@ -139,9 +143,10 @@ def _read_sample(path: Path, config: GateConfig, calibration: Calibration) -> Pe
         instructions = [p.instruction for p in pairs]
         out1, out2 = [p.output_1 for p in pairs], [p.output_2 for p in pairs]
         prefs, job = None, (annotate, pairs)
+        instrument = judge_instrument(config.run)
     keys = instruction_keys(pd.Series(instructions, dtype=object))
     check_coverage(calibration, keys, pd.Series(str(path), index=keys.index), pd.Series(range(1, len(keys) + 1)))
-    return PendingSample(name, keys, out1, out2, prefs, job)
+    return PendingSample(name, keys, out1, out2, prefs, job, instrument)
 
 
 def _judged(pending: PendingSample, calibration: Calibration) -> _Sample:
@@ -188,6 +193,9 @@ def run_gate(config: GateConfig) -> GateResult:
     # Every file is read and checked before any judgment is paid for.
     pending = read_release(config.candidate, config, calibration)
     pending_previous = read_release(config.previous, config, calibration) if config.previous else None
+    files = [*zip(config.candidate, pending, strict=True), *zip(config.previous, pending_previous or [], strict=True)]
+    notes = check_one_instrument([(str(f), p.instrument) for f, p in files], config.mix_judges, "compare releases")
+    notes += calibration_notes(calibration, [p.instrument for _, p in files])
     candidate = finish_release(pending, calibration)
     previous = finish_release(pending_previous, calibration) if pending_previous else None
 
@@ -212,7 +220,7 @@ def run_gate(config: GateConfig) -> GateResult:
         "inconclusive" if any(c.outcome == "inconclusive" for c in checks) else "pass")  # fmt: skip
     exit_code = {"pass": 0, "fail": 1}.get(outcome, 0 if config.on_inconclusive == "pass" else 1)
     return GateResult(outcome, checks, candidate, previous, lc.length_controlled_winrate, (lc.lc_ci_low, lc.lc_ci_high),
-                      paired, config.confidence, exit_code)  # fmt: skip
+                      paired, config.confidence, exit_code, notes)  # fmt: skip
 
 
 def _screening_check(release: Release, config: GateConfig) -> Check:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from alpaca_lc.annotation.official import known_protocols
 from alpaca_lc.errors import InputError
 from alpaca_lc.jsonio import read_json_records
 
@@ -31,6 +32,7 @@ ANNOTATION_COLUMNS = [
     "source",
     "record",
     "annotator",
+    "annotator_protocol",
     "raw_completion",
 ]
 REQUIRED_FIELDS = ("instruction", "output_1", "output_2", "preference")
@@ -92,6 +94,9 @@ def read_annotations(paths: Sequence[Path]) -> pd.DataFrame:
     frames = [_read_annotation_file(p) for p in expand_annotation_paths(paths)]
     df = pd.concat(frames, ignore_index=True)
     _check_duplicates(df)
+    # Files made by AlpacaEval name the evaluator only; its name fixes its protocol (AlpacaEval 0.6.6's).
+    known = df["annotator"].map(known_protocols())
+    df["annotator_protocol"] = df["annotator_protocol"].where(df["annotator_protocol"].notna(), known)
     return df
 
 
@@ -117,6 +122,40 @@ def _read_annotation_file(path: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=ANNOTATION_COLUMNS)
 
 
+def read_pair_judgments(paths: Sequence[Path]) -> pd.DataFrame:
+    """Judgments to import into the cache: AlpacaEval annotation files, or AlpacaEval's own annotation cache
+    (`annotations_seed0_configs.json`, which names no model and marks a missing judgment with -1).
+
+    Returns the valid judgments only: columns instruction, output_1, output_2, preference, annotator,
+    raw_completion, source, record.
+
+    Args:
+        paths: files, or folders searched recursively for `annotations.json`.
+    """
+    rows = []
+    for path in expand_annotation_paths(paths):
+        records = _read_parquet_records(path) if path.suffix == ".parquet" else read_json_records(path)
+        for i, rec in enumerate(records, start=1):
+            for field in REQUIRED_FIELDS:
+                if field not in rec:
+                    raise InputError(f"missing field '{field}'", path=path, record=i)
+            if rec["preference"] == -1:  # AlpacaEval's cache: no judgment
+                continue
+            pref = parse_preference(rec["preference"], path, i)
+            if math.isnan(pref):
+                continue
+            raw = rec.get("raw_completion", rec.get("preference_raw_completion"))
+            annotator = rec.get("annotator")
+            rows.append((
+                _require_str(rec, "instruction", path, i), _require_str(rec, "output_1", path, i, allow_empty=True),
+                _require_str(rec, "output_2", path, i, allow_empty=True), pref,
+                annotator if isinstance(annotator, str) else None,
+                raw if raw is None or isinstance(raw, str) else json.dumps(raw), str(path), i,
+            ))  # fmt: skip
+    columns = ["instruction", "output_1", "output_2", "preference", "annotator", "raw_completion", "source", "record"]
+    return pd.DataFrame(rows, columns=columns)
+
+
 def _read_parquet_records(path: Path) -> list[dict[str, Any]]:
     try:
         table = pd.read_parquet(path)
@@ -124,7 +163,8 @@ def _read_parquet_records(path: Path) -> list[dict[str, Any]]:
         raise InputError(f"cannot read parquet: {exc}", path=path) from None
     if table.empty:
         raise InputError("empty file", path=path)
-    optional = ("model", "generator_2", "annotator", "raw_completion", "preference_raw_completion")
+    optional = ("model", "generator_2", "annotator", "annotator_protocol", "raw_completion",
+                "preference_raw_completion")  # fmt: skip
     keep = [c for c in (*optional, *REQUIRED_FIELDS) if c in table.columns]
     return table[keep].to_dict("records")
 
@@ -144,7 +184,9 @@ def _annotation_row(rec: dict[str, Any], path: Path, i: int) -> tuple[Any, ...]:
     if raw is not None and not isinstance(raw, str):
         raw = json.dumps(raw)
     annotator = rec.get("annotator")
-    return (model, instruction, out1, out2, pref, str(path), i, annotator if isinstance(annotator, str) else None, raw)
+    protocol = rec.get("annotator_protocol")
+    return (model, instruction, out1, out2, pref, str(path), i, annotator if isinstance(annotator, str) else None,
+            protocol if isinstance(protocol, str) else None, raw)  # fmt: skip
 
 
 def _require_str(rec: dict[str, Any], field: str, path: Path, i: int, *, allow_empty: bool = False) -> str:

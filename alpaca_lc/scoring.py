@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import zlib
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 
@@ -17,6 +19,7 @@ from alpaca_lc.calibration import Calibration, check_coverage, resolve_calibrati
 from alpaca_lc.config import CalibrateConfig, LeaderboardConfig
 from alpaca_lc.errors import InputError
 from alpaca_lc.evalset import EvalSet, load_eval_set
+from alpaca_lc.instrument import UNKNOWN, Instrument, check_one_instrument, instruments_by_model
 from alpaca_lc.records import instruction_keys, read_annotations
 from alpaca_lc.stats.difficulty import fit_joint_difficulty
 from alpaca_lc.stats.lc import DEFAULT_SPEC, SPECS, GamedRows, GLMSpec, LCResult, ModelRows, length_controlled
@@ -42,6 +45,8 @@ LEADERBOARD_COLUMNS = [
     "lc_ci_high",
     "n_failed",
     "lc_regularized",
+    "judge",
+    "judge_protocol",
 ]
 
 
@@ -53,10 +58,12 @@ class ModelScore:
     raw: RawMetrics
     avg_length: int
     lc: LCResult
+    instrument: Instrument = UNKNOWN
 
     def row(self) -> dict[str, object]:
         """The row as a flat dict in `LEADERBOARD_COLUMNS` order."""
         flat: dict[str, object] = {"model": self.model, **asdict(self.raw), "avg_length": self.avg_length}
+        flat["judge"], flat["judge_protocol"] = self.instrument.judge, self.instrument.protocol
         flat["length_controlled_winrate"] = self.lc.length_controlled_winrate
         flat["lc_standard_error"] = self.lc.lc_standard_error
         flat["lc_ci_low"] = self.lc.lc_ci_low
@@ -99,10 +106,12 @@ def score_annotations(
         )
     columns = _Columns.of(annotations, keys, calibration)
     groups = sorted((str(m), idx) for m, idx in annotations.groupby("model").indices.items())
+    instruments = instruments_by_model(annotations)
 
     def score(item: tuple[str, npt.NDArray[np.int64]]) -> ModelScore:
         model, idx = item
-        return _score_model(model, columns.take(idx), gamed, spec, n_boot, _model_seed(seed, model))
+        scored = _score_model(model, columns.take(idx), gamed, spec, n_boot, _model_seed(seed, model))
+        return dataclasses.replace(scored, instrument=instruments[model])
 
     # Each fit is many small matrix products: one BLAS thread per fit and one fit per core beats
     # BLAS threads spinning on products too small to split. numpy releases the GIL inside them.
@@ -178,7 +187,9 @@ def calibrate(
     keys = instruction_keys(both["instruction"])
     fit = fit_joint_difficulty(both["model"], keys, delta, both["preference"], ridge=ridge)
     logger.info("joint fit over %d models converged in %d Newton steps", both["model"].nunique(), fit.iterations)
-    return Calibration(fit.difficulty, _gamed_table(gamed), "calibrate", provenance)
+    judges = annotations["annotator"].dropna().unique()
+    judge = str(judges[0]) if len(judges) == 1 else None
+    return Calibration(fit.difficulty, _gamed_table(gamed), "calibrate", provenance, judge)
 
 
 def _gamed_table(gamed: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -218,10 +229,13 @@ def run_leaderboard(config: LeaderboardConfig) -> LeaderboardRun:
     if config.eval_set is not None:
         check_in_eval_set(annotations, load_eval_set(config.eval_set))
     calibration = resolve_calibration(config.calibration, config.eval_set)
+    instruments = instruments_by_model(annotations)
+    notes = check_one_instrument(instruments.items(), config.mix_judges, "rank")
     scores = score_annotations(
         annotations, calibration, n_boot=config.bootstrap, seed=config.seed, spec=SPECS[config.spec]
     )
-    notes = [f"LC spec {config.spec}, calibration {calibration.source}"]
+    notes += [f"LC spec {config.spec}, calibration {calibration.source}"]
+    notes += calibration_notes(calibration, instruments.values())
     if calibration.gamed is None:
         notes.append("no gamed-baseline annotations in the calibration: LC fitted without regularisation")
     if config.bootstrap:
@@ -232,6 +246,15 @@ def run_leaderboard(config: LeaderboardConfig) -> LeaderboardRun:
     if failed:
         notes.append(f"{failed} failed judgments (null preference) excluded; see column n_failed")
     return LeaderboardRun(leaderboard_table(scores), notes)
+
+
+def calibration_notes(calibration: Calibration, instruments: Iterable[Instrument]) -> list[str]:
+    """A note when the calibration was fitted on another judge's judgments than the ones it is applied to."""
+    others = sorted({i.judge for i in instruments if i.judge and calibration.judge and i.judge != calibration.judge})
+    if not others:
+        return []
+    return [f"calibration {calibration.source} was fitted on {calibration.judge}'s judgments and is applied here to "
+            f"{', '.join(others)}'s: its instruction difficulties are that judge's, not these"]  # fmt: skip
 
 
 def check_in_eval_set(annotations: pd.DataFrame, eval_set: EvalSet) -> None:

@@ -31,9 +31,9 @@ from alpaca_lc.calibration import (
 from alpaca_lc.evalset import read_eval_set
 from alpaca_lc.records import read_annotations
 from alpaca_lc.scoring import score_annotations
+from alpaca_lc.testing.alpaca_eval_reference import ensure_venv
 
 WORK = ROOT / "benchmarks" / ".work"
-VENV = WORK / "ae-venv"
 REVISION = "0" * 40
 
 # Runs inside alpaca-eval's virtualenv: calls its public LC function once per model and times it.
@@ -55,15 +55,6 @@ CHILD = textwrap.dedent(
 )
 
 
-def ensure_venv() -> Path:
-    python = VENV / "bin" / "python"
-    if not python.exists():
-        print("installing alpaca-eval==0.6.6 into", VENV, file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "alpaca-eval==0.6.6"], check=True)
-    return python
-
-
 def hub_cache(shared: Path) -> Path:
     """A local HF cache whose tatsu-lab/alpaca_eval snapshot holds our calibration in AlpacaEval's format."""
     snapshot = WORK / "hub" / "datasets--tatsu-lab--alpaca_eval" / "snapshots" / REVISION
@@ -80,7 +71,7 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=0, help="only the first N models (0: all)")
     args = parser.parse_args()
     shared = require_shared()
-    python = ensure_venv()
+    python = ensure_venv(WORK)
     cache = hub_cache(shared)
 
     raw = pd.read_parquet(shared / "annotations.parquet")

@@ -8,7 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
-from click.testing import Result
+from click.testing import CliRunner, Result
+
+from alpaca_lc.cli import main
 
 from .conftest import ROOT, Synthetic
 
@@ -47,3 +49,34 @@ def test_committed_leaderboard_is_a_fresh_regeneration(shared: Path, tmp_path: P
     committed = pd.read_csv(ROOT / "leaderboards" / "alpaca_eval_2_gpt4_turbo.csv")
     pd.testing.assert_frame_equal(fresh, committed, atol=2e-6, rtol=0)
     assert len(committed) == 43
+
+
+def test_judges_never_mix_silently(run_cli: RunCli, synthetic: Synthetic) -> None:
+    official = [r | {"annotator": "weighted_alpaca_eval_gpt4_turbo"} for r in synthetic.annotations("a", 0.5)]
+    ours = [r | {"annotator": "alpaca_lc_pairwise_gpt4_turbo", "annotator_protocol": "0123456789ab"}
+            for r in synthetic.annotations("b", -0.5)]  # fmt: skip
+    paths = [synthetic.write("official.json", official), synthetic.write("ours.json", ours)]
+    common = ("--calibration", synthetic.calibration, "--bootstrap", "0")
+    refused = CliRunner().invoke(main, ["leaderboard", *map(str, paths), *common])
+    assert refused.exit_code == 2 and len(refused.stderr.strip().splitlines()) == 1
+    assert "weighted_alpaca_eval_gpt4_turbo (protocol ec705185d7eb)" in refused.stderr
+    assert "alpaca_lc_pairwise_gpt4_turbo (protocol 0123456789ab)" in refused.stderr
+    mixed = run_cli("leaderboard", *paths, *common, "--mix-judges", "--format", "md")
+    assert mixed.exit_code == 0 and "MIXED JUDGES" in mixed.stderr
+    assert "| Judge |" in mixed.stdout.splitlines()[0] and "| alpaca_lc_pairwise_gpt4_turbo |" in mixed.stdout
+    table = pd.read_csv(io.StringIO(run_cli("leaderboard", *paths, *common, "--mix-judges").stdout))
+    assert dict(zip(table.model, table.judge, strict=True)) == {
+        "a": "weighted_alpaca_eval_gpt4_turbo", "b": "alpaca_lc_pairwise_gpt4_turbo"}  # fmt: skip
+    # One judge, with a protocol that differs between two files: also two instruments.
+    other = [r | {"annotator_protocol": "ffffffffffff"} for r in synthetic.annotations("c", 0.0)]
+    again = [*paths[:1], synthetic.write("modified.json", [r | {"annotator": official[0]["annotator"]} for r in other])]
+    assert CliRunner().invoke(main, ["leaderboard", *map(str, again), *common]).exit_code == 2
+
+
+def test_calibration_fitted_on_another_judge_is_said(run_cli: RunCli, synthetic: Synthetic, tmp_path: Path) -> None:
+    calibration = json.loads(synthetic.calibration.read_text()) | {"judge": "weighted_alpaca_eval_gpt4_turbo"}
+    path = tmp_path / "cal.json"
+    path.write_text(json.dumps(calibration))
+    result = run_cli("leaderboard", synthetic.write("a.json", synthetic.annotations("m")), "--calibration", path,
+                     "--bootstrap", "0")  # fmt: skip
+    assert "fitted on weighted_alpaca_eval_gpt4_turbo's judgments and is applied here to test_judge's" in result.stderr

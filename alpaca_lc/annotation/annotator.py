@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import sys
@@ -13,11 +12,12 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from alpaca_lc.annotation.cache import Judgment, JudgmentCache, import_key, request_key
+from alpaca_lc.annotation.cache import Judgment, JudgmentCache, pair_key, request_key
 from alpaca_lc.annotation.judge import Judge
+from alpaca_lc.annotation.official import RenderError
 from alpaca_lc.annotation.parse import p_first_from_choice, preference_from_p_first
 from alpaca_lc.client import ChatClient, ChatRequest, ClientSettings, describe_failure
-from alpaca_lc.errors import IncompleteError
+from alpaca_lc.errors import IncompleteError, InputError, UsageError
 
 logger = logging.getLogger(__name__)
 
@@ -36,14 +36,9 @@ class Pair:
     dataset: str = ""
 
 
-def model_first(instruction: str, seed: int = 0) -> bool:
-    """Whether the model's output is shown first: a seeded hash of the instruction, the same for every model."""
-    return hashlib.sha256(f"alpaca-lc-order:{seed}:{instruction}".encode()).digest()[0] & 1 == 1
-
-
 @dataclass(frozen=True)
 class Planned:
-    """One request to make or look up; `messages` is None for an imported (cache-only) judge."""
+    """One request to make or look up; `messages` is None for a cache-only judge."""
 
     pair: int
     key: str
@@ -58,7 +53,6 @@ class AnnotateOptions:
     client: ClientSettings = field(default_factory=ClientSettings)
     max_cost: float | None = None
     both_orders: bool = False
-    order_seed: int = 0
     progress: bool = True
 
 
@@ -111,40 +105,54 @@ def plan(pairs: list[Pair], judge: Judge | None, judge_name: str, options: Annot
         if pair.output_1 == pair.output_2:
             planned.append([])
         elif judge is None:
-            planned.append(
-                [Planned(i, import_key(judge_name, pair.instruction, pair.output_1, pair.output_2), False, None)]
-            )
+            planned.append([Planned(i, pair_key(judge_name, pair.instruction, pair.output_1, pair.output_2), False,
+                                    None)])  # fmt: skip
         else:
-            first = model_first(pair.instruction, options.order_seed)
+            first = judge.order.model_first(pair.instruction)
             orders = [first, not first] if options.both_orders else [first]
-            planned.append([_request(i, pair, judge, order) for order in orders])
+            planned.append([_request(i, pair, judge, order, order != first) for order in orders])
     return planned
 
 
-def _request(i: int, pair: Pair, judge: Judge, model_shown_first: bool) -> Planned:
+def _request(i: int, pair: Pair, judge: Judge, model_shown_first: bool, reversed_order: bool) -> Planned:
     first, second = (pair.output_2, pair.output_1) if model_shown_first else (pair.output_1, pair.output_2)
-    messages = judge.template.render(pair.instruction, first, second)
-    key = request_key(judge.config.model, messages, judge.config.decoding.model_dump(exclude_none=True))
+    try:
+        messages = judge.prompt.render(pair.instruction, first, second)
+    except RenderError as exc:
+        raise InputError(f"pair {i + 1} ({pair.instruction[:40]!r}): {exc}") from None
+    if judge.pair_keyed:
+        key = pair_key(judge.name, pair.instruction, pair.output_1, pair.output_2, reversed_order=reversed_order)
+    else:
+        key = request_key(judge.model, messages, judge.decoding)
     return Planned(i, key, model_shown_first, messages)
 
 
 def annotate(
-    pairs: list[Pair], judge: Judge | None, judge_name: str, cache: JudgmentCache, options: AnnotateOptions
+    pairs: list[Pair],
+    judge: Judge | None,
+    judge_name: str,
+    cache: JudgmentCache,
+    options: AnnotateOptions,
+    unavailable: UsageError | None = None,
 ) -> Annotated:
     """Judge every pair, from the cache where possible; failures stay missing (None), never guessed.
 
     Args:
         pairs: the comparisons.
-        judge: the live judge, or None to use only judgments imported under `judge_name`.
+        judge: the live judge, or None to use only judgments cached under `judge_name`.
         judge_name: the judge's name in the cache.
         cache: the judgment cache; each new judgment is committed as it arrives.
         options: client settings, cost cap, orders.
+        unavailable: for a cache-only judge that could be asked if it were installed (AlpacaEval's files are
+            missing), raised before any request when the cache lacks something.
     """
     planned = plan(pairs, judge, judge_name, options)
     flat = [p for reqs in planned for p in reqs]
     found = cache.get_many([p.key for p in flat])
     tally = Tally(requested=len(flat), cached=len(found), identical=sum(not reqs for reqs in planned))
     todo = list({p.key: p for p in flat if p.key not in found}.values())
+    if todo and unavailable is not None:
+        raise unavailable
     if todo and judge is not None:
         start = time.perf_counter()
         found.update(asyncio.run(_judge_all(todo, judge, cache, options, tally)))
@@ -154,14 +162,14 @@ def annotate(
 
 def estimate(pairs: list[Pair], judge: Judge, cache: JudgmentCache, options: AnnotateOptions) -> Tally:
     """What a run would cost, from the cache state, without calling anything (--dry-run)."""
-    flat = [p for reqs in plan(pairs, judge, judge.config.name, options) for p in reqs]
+    flat = [p for reqs in plan(pairs, judge, judge.name, options) for p in reqs]
     found = cache.get_many([p.key for p in flat])
     tally = Tally(requested=len(flat), cached=len(found), identical=sum(p.output_1 == p.output_2 for p in pairs))
     for p in flat:
         if p.key not in found and p.messages is not None:
             tokens = _estimate_tokens(p.messages)
-            tally.estimated_tokens += tokens + judge.config.decoding.max_tokens
-            tally.estimated_cost += judge.config.price.cost(tokens, judge.config.decoding.max_tokens)
+            tally.estimated_tokens += tokens + judge.max_tokens
+            tally.estimated_cost += judge.price.cost(tokens, judge.max_tokens)
     return tally
 
 
@@ -172,38 +180,36 @@ def _estimate_tokens(messages: list[dict[str, str]]) -> int:
 async def _judge_all(
     todo: list[Planned], judge: Judge, cache: JudgmentCache, options: AnnotateOptions, tally: Tally
 ) -> dict[str, Judgment]:
-    client = ChatClient(judge.config.endpoint, options.client)
+    client = ChatClient(judge.endpoint, options.client)
     results: dict[str, Judgment] = {}
     reserved = 0.0
     bar = tqdm(total=len(todo), desc="judging", unit="pair", file=sys.stderr, disable=not options.progress)
-    decoding = judge.config.decoding.model_dump(exclude_none=True)
-    kind, labels = judge.config.protocol.kind, judge.config.protocol.labels
 
     async def one(req: Planned) -> None:
         nonlocal reserved
         assert req.messages is not None
-        estimate = judge.config.price.cost(_estimate_tokens(req.messages), judge.config.decoding.max_tokens)
+        estimate = judge.price.cost(_estimate_tokens(req.messages), judge.max_tokens)
         if options.max_cost is not None and tally.spent + reserved + estimate > options.max_cost:
             tally.skipped_for_cost += 1
             return
         reserved += estimate
         try:
             done = await client.complete(
-                ChatRequest(judge.config.model, req.messages, decoding, lambda c: p_first_from_choice(c, kind, labels))
+                ChatRequest(judge.model, req.messages, judge.decoding, lambda c: p_first_from_choice(c, judge.answer))
             )
         except IncompleteError:
             raise
         except Exception as exc:  # a request that failed for good: logged, left missing, retried next run
             cause, message = describe_failure(exc, client)
             tally.failures[cause] += 1
-            cache.record_failure(req.key, judge.config.name, cause, message)
+            cache.record_failure(req.key, judge.name, cause, message)
             return
         finally:
             reserved -= estimate
             bar.update(1)
-        cost = judge.config.price.cost(done.prompt_tokens, done.completion_tokens)
+        cost = judge.price.cost(done.prompt_tokens, done.completion_tokens)
         judgment = Judgment(
-            req.key, judge.config.name, preference_from_p_first(done.value, req.model_first), json.dumps(done.choice),
+            req.key, judge.name, preference_from_p_first(done.value, req.model_first), json.dumps(done.choice),
             done.prompt_tokens, done.completion_tokens, cost, done.latency, "api",
         )  # fmt: skip
         results[req.key] = cache.put(judgment, p_first=done.value, model_first=req.model_first)

@@ -2,9 +2,10 @@
 
 Every judgment is committed the moment it arrives (WAL journal), so a crash loses nothing and a re-run
 asks only for what is missing. Keys are versioned hashes of the canonical JSON of everything that
-determines the answer: judge model, rendered messages, decoding parameters. Judgments imported from
-AlpacaEval annotations were made with another prompt, so they are keyed by judge name, instruction and
-the two outputs instead. Failures are logged with their cause and never returned as results.
+determines the answer: judge model, rendered messages, decoding parameters. AlpacaEval's evaluators, and
+judgments imported from AlpacaEval annotations, are keyed as AlpacaEval keys them: judge name, instruction
+and the two outputs (the name fixes the protocol; see `judge.py`), so imported and live judgments of one
+evaluator are one judge. Failures are logged with their cause and never returned as results.
 """
 
 from __future__ import annotations
@@ -66,9 +67,18 @@ def request_key(model: str, messages: list[dict[str, str]], decoding: dict[str, 
     return f"{KEY_VERSION}:{_digest(payload)}"
 
 
-def import_key(judge: str, instruction: str, output_1: str, output_2: str) -> str:
-    """Cache key of an imported judgment: judge name, instruction and the two outputs."""
-    return f"{IMPORT_KEY_VERSION}:{_digest([judge, instruction, output_1, output_2])}"
+def pair_key(judge: str, instruction: str, output_1: str, output_2: str, *, reversed_order: bool = False) -> str:
+    """Cache key of a judgment by judge name, instruction and the two outputs (baseline first).
+
+    Args:
+        judge: the judge's name.
+        instruction: the instruction.
+        output_1: the baseline's output.
+        output_2: the model's output.
+        reversed_order: the pair shown in the order opposite to the judge's own rule (`--both-orders`).
+    """
+    fields = [judge, instruction, output_1, output_2, *(["reversed"] if reversed_order else [])]
+    return f"{IMPORT_KEY_VERSION}:{_digest(fields)}"
 
 
 def _digest(payload: Any) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from alpaca_lc.errors import AlpacaLCError
 
@@ -12,30 +13,53 @@ class ParseError(AlpacaLCError):
     """The judge's response has no usable answer (missing logprobs, neither label); retried as a fault."""
 
 
-def p_first_from_logprobs(top_logprobs: list[dict[str, Any]], labels: tuple[str, str]) -> float:
-    """P(first better) = P(first label) / (P(first label) + P(second label)) from the first token's top logprobs.
+@dataclass(frozen=True)
+class Answer:
+    """How a judge's answer is read.
 
-    A label absent from the top logprobs has probability 0; neither present is a parse error.
+    `logprob`: P(first) = P(labels[0]) / sum of P(label) over `labels`, from the top logprobs of one answer
+    token (`token_index`; None: the answer must be exactly one token). With `binarize`, 1.0 when the first
+    label's logprob beats every other label's, else 0.0. `discrete`: the answer text is one of the labels.
+    """
+
+    kind: Literal["logprob", "discrete"]
+    labels: tuple[str, ...] = ("m", "M")
+    binarize: bool = False
+    token_index: int | None = None
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What identifies this rule in a judge's protocol hash."""
+        return {"kind": self.kind, "labels": list(self.labels), "binarize": self.binarize, "index": self.token_index}
+
+
+def p_first_from_logprobs(top_logprobs: list[dict[str, Any]], labels: tuple[str, ...]) -> float:
+    """P(first better) = P(labels[0]) / sum of P(labels) from one token's top logprobs.
+
+    A label absent from the top logprobs has probability 0; none present is a parse error.
 
     Args:
         top_logprobs: entries with `token` and `logprob`.
-        labels: (label of the first output, label of the second).
+        labels: the label of the first output, then every label that counts in the denominator.
     """
+    found = _label_logprobs(top_logprobs, labels)
+    lp_first = found.get(labels[0], -math.inf)
+    top = max(found.values())
+    total = sum(math.exp(lp - top) for lp in found.values())
+    return math.exp(lp_first - top) / total
+
+
+def _label_logprobs(top_logprobs: list[dict[str, Any]], labels: tuple[str, ...]) -> dict[str, float]:
     found: dict[str, float] = {}
     for entry in top_logprobs:
         token, logprob = entry.get("token"), entry.get("logprob")
         if token in labels and isinstance(logprob, int | float) and token not in found:
             found[token] = float(logprob)
     if not found:
-        raise ParseError(f"neither {labels[0]!r} nor {labels[1]!r} among the top logprobs")
-    lp_first = found.get(labels[0], -math.inf)
-    lp_second = found.get(labels[1], -math.inf)
-    top = max(lp_first, lp_second)
-    first, second = math.exp(lp_first - top), math.exp(lp_second - top)
-    return first / (first + second)
+        raise ParseError(f"none of {', '.join(map(repr, labels))} among the top logprobs")
+    return found
 
 
-def p_first_from_text(text: str, labels: tuple[str, str]) -> float:
+def p_first_from_text(text: str, labels: tuple[str, ...]) -> float:
     """P(first better) from a discrete answer: 1.0 for the first label, 0.0 for the second."""
     answer = text.strip()
     if answer == labels[0]:
@@ -45,20 +69,29 @@ def p_first_from_text(text: str, labels: tuple[str, str]) -> float:
     raise ParseError(f"answer {answer[:40]!r} is neither {labels[0]!r} nor {labels[1]!r}")
 
 
-def p_first_from_choice(choice: dict[str, Any], kind: str, labels: tuple[str, str]) -> float:
-    """P(first better) from one chat-completion choice (as a dict), by the judge's protocol.
+def p_first_from_choice(choice: dict[str, Any], answer: Answer) -> float:
+    """P(first better) from one chat-completion choice (as a dict), by the judge's answer rule.
 
     Args:
         choice: `choices[0]` of a chat completion, as a dict.
-        kind: "logprob" or "discrete".
-        labels: (label of the first output, label of the second).
+        answer: how the judge answers.
     """
-    if kind == "discrete":
-        return p_first_from_text((choice.get("message") or {}).get("content") or "", labels)
+    if answer.kind == "discrete":
+        return p_first_from_text((choice.get("message") or {}).get("content") or "", answer.labels)
     content = (choice.get("logprobs") or {}).get("content") or []
-    if not content or not content[0].get("top_logprobs"):
+    if answer.token_index is None and len(content) != 1:
+        raise ParseError(f"expected logprobs of one answer token, got {len(content)}")
+    try:
+        top = content[answer.token_index or 0].get("top_logprobs")
+    except IndexError:
+        top = None
+    if not top:
         raise ParseError("the response has no logprobs")
-    return p_first_from_logprobs(content[0]["top_logprobs"], labels)
+    if not answer.binarize:
+        return p_first_from_logprobs(top, answer.labels)
+    found = _label_logprobs(top, answer.labels)
+    first = found.get(answer.labels[0], -math.inf)
+    return 1.0 if all(first > found.get(label, -math.inf) for label in answer.labels[1:]) else 0.0
 
 
 def preference_from_p_first(p_first: float, model_first: bool) -> float:

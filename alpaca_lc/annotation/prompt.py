@@ -14,6 +14,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -45,6 +46,10 @@ class PromptTemplate:
             {"role": m.role, "content": _PLACEHOLDER.sub(lambda mt: json.dumps(values[mt.group(1)]), m.content)}
             for m in self.messages
         ]
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What identifies this template in a judge's protocol hash."""
+        return {"render": "alpaca_lc-json-literals-v1", "messages": [[m.role, m.content] for m in self.messages]}
 
 
 def load_template(path: Path) -> PromptTemplate:

@@ -12,31 +12,65 @@ from typing import Any
 import pandas as pd
 
 from alpaca_lc.annotation.annotator import Annotated, AnnotateOptions, Pair, Tally, annotate, estimate
-from alpaca_lc.annotation.cache import Judgment, JudgmentCache, default_cache_path, import_key
+from alpaca_lc.annotation.cache import Judgment, JudgmentCache, default_cache_path, pair_key
 from alpaca_lc.annotation.judge import Judge, load_judge
+from alpaca_lc.annotation.official import MissingOfficialFiles, known_protocols
 from alpaca_lc.calibration import check_coverage, resolve_calibration
 from alpaca_lc.client import ClientSettings
 from alpaca_lc.config import AnnotateConfig, CacheImportConfig, EvaluateConfig, JudgeRunConfig
-from alpaca_lc.errors import IncompleteError, InputError
+from alpaca_lc.errors import IncompleteError, InputError, UsageError
 from alpaca_lc.evalset import load_eval_set
+from alpaca_lc.instrument import Instrument, check_one_instrument
 from alpaca_lc.jsonio import write_json
-from alpaca_lc.records import instruction_keys, read_annotations, read_model_outputs
-from alpaca_lc.report.tables import read_leaderboard, write_table
-from alpaca_lc.scoring import leaderboard_table, score_annotations
+from alpaca_lc.records import instruction_keys, read_model_outputs, read_pair_judgments
+from alpaca_lc.report.tables import board_instruments, read_leaderboard, write_table
+from alpaca_lc.scoring import calibration_notes, leaderboard_table, score_annotations
 from alpaca_lc.screening import Flag, screen
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class ResolvedJudge:
+    """The judge to ask (None: only its cached judgments can be used), its name and protocol hash, and, for a
+    judge that could be asked if AlpacaEval's files were installed, the error to raise if anything is missing."""
+
+    judge: Judge | None
+    name: str
+    protocol: str | None
+    unavailable: UsageError | None = None
+
+
+def resolve_judge(name: str, cache: JudgmentCache, alpaca_eval_dir: Path | None = None) -> ResolvedJudge:
+    """A judge by name or path; an AlpacaEval evaluator whose files are missing, or a judge known only from
+    imported judgments, is cache-only.
+
+    Args:
+        name: the judge's name or YAML path.
+        cache: the judgment cache (to recognise imported judges).
+        alpaca_eval_dir: where AlpacaEval's evaluator files are, if not installed.
+    """
+    try:
+        judge = load_judge(name, alpaca_eval_dir)
+    except MissingOfficialFiles as exc:
+        return ResolvedJudge(None, name, known_protocols().get(name), exc)
+    except InputError:
+        if cache.has_judge(name):
+            return ResolvedJudge(None, name, None)
+        raise
+    return ResolvedJudge(judge, judge.name, judge.protocol)
+
+
+@dataclass(frozen=True)
 class AnnotateRun:
-    """The pairs, their judgments, and the judge's name; `records` only when every pair is judged."""
+    """The pairs, their judgments, and the judge's name and protocol; `records` only when every pair is judged."""
 
     name: str
     judge_name: str
     pairs: list[Pair]
     result: Annotated | None
     estimate: Tally | None = None
+    judge_protocol: str | None = None
 
     @property
     def missing(self) -> int:
@@ -68,7 +102,7 @@ class AnnotateRun:
                 {
                     "instruction": pair.instruction, "output_1": pair.output_1, "generator_1": pair.generator_1,
                     "output_2": pair.output_2, "generator_2": pair.generator_2, "dataset": pair.dataset,
-                    "annotator": self.judge_name, "preference": pref,
+                    "annotator": self.judge_name, "annotator_protocol": self.judge_protocol, "preference": pref,
                     "preference_price_per_example": sum(j.cost for j in judgments),
                     "preference_time_per_example": sum(j.latency or 0.0 for j in judgments),
                     "preference_raw_completion": _maybe_json(raw),
@@ -112,17 +146,6 @@ def build_pairs(config: AnnotateConfig) -> tuple[str, list[Pair]]:
     return name, pairs[: config.max_instances]
 
 
-def _resolve_judge(name: str, cache: JudgmentCache) -> tuple[Judge | None, str]:
-    """A judge config, or (None, name) for a judge known only from imported judgments."""
-    try:
-        judge = load_judge(name)
-    except InputError:
-        if cache.has_judge(name):
-            return None, name
-        raise
-    return judge, judge.config.name
-
-
 def _options(run: JudgeRunConfig) -> AnnotateOptions:
     client = ClientSettings(concurrency=run.concurrency, timeout=run.timeout, max_attempts=run.max_attempts)
     return AnnotateOptions(client, run.max_cost, run.both_orders, progress=run.progress)
@@ -137,13 +160,24 @@ def run_annotate(config: AnnotateConfig, pairs: tuple[str, list[Pair]] | None = 
     """
     name, todo = pairs or build_pairs(config)
     with JudgmentCache(config.run.cache or default_cache_path()) as cache:
-        judge, judge_name = _resolve_judge(config.run.judge, cache)
+        found = resolve_judge(config.run.judge, cache, config.run.alpaca_eval_dir)
         options = _options(config.run)
         if config.dry_run:
-            if judge is None:
+            if found.unavailable is not None:
+                raise found.unavailable
+            if found.judge is None:
                 raise InputError("--dry-run needs a judge config, not an imported judge", path=config.run.judge)
-            return AnnotateRun(name, judge_name, todo, None, estimate(todo, judge, cache, options))
-        return AnnotateRun(name, judge_name, todo, annotate(todo, judge, judge_name, cache, options))
+            tally = estimate(todo, found.judge, cache, options)
+            return AnnotateRun(name, found.name, todo, None, tally, found.protocol)
+        result = annotate(todo, found.judge, found.name, cache, options, found.unavailable)
+        return AnnotateRun(name, found.name, todo, result, None, found.protocol)
+
+
+def judge_instrument(run: JudgeRunConfig) -> Instrument:
+    """The instrument a run's judge is (name and protocol hash), known before anything is judged."""
+    with JudgmentCache(run.cache or default_cache_path()) as cache:
+        found = resolve_judge(run.judge, cache, run.alpaca_eval_dir)
+    return Instrument(found.name, found.protocol)
 
 
 def write_annotations(run: AnnotateRun, path: Path) -> None:
@@ -160,6 +194,7 @@ class EvaluateRun:
     folder: Path
     rank: tuple[int, int] | None
     flags: list[Flag]
+    notes: list[str]
 
 
 def run_evaluate(config: EvaluateConfig) -> EvaluateRun:
@@ -174,20 +209,27 @@ def run_evaluate(config: EvaluateConfig) -> EvaluateRun:
     table_in = _annotation_frame(name, pairs, [None] * len(pairs), str(config.annotate.model_outputs))
     check_coverage(calibration, instruction_keys(table_in["instruction"]), table_in["source"], table_in["record"])
     flags = screen([p.output_2 for p in pairs], [p.output_1 for p in pairs])  # before anything is paid for
+    instrument = judge_instrument(config.annotate.run)
+    # Checked before anything is paid for: a leaderboard to rank on must be of the same instrument.
+    board = None if config.leaderboard is None else read_leaderboard(config.leaderboard, ("length_controlled_winrate",))
+    others = board_instruments(board) if board is not None else []
+    notes = check_one_instrument([(name, instrument), *others], config.mix_judges, "rank on one leaderboard")
+    notes += calibration_notes(calibration, [instrument])
     annotated = run_annotate(config.annotate, (name, pairs))
     annotated.check_complete()
     folder = config.output_dir / name / annotated.judge_name
     assert annotated.result is not None
-    frame = _annotation_frame(name, pairs, annotated.result.preferences, str(folder / "annotations.json"))
-    scores = score_annotations(frame, calibration, n_boot=config.bootstrap, seed=config.seed)
-    table = leaderboard_table(scores)
+    frame = _annotation_frame(name, pairs, annotated.result.preferences, str(folder / "annotations.json"), instrument)
+    table = leaderboard_table(score_annotations(frame, calibration, n_boot=config.bootstrap, seed=config.seed))
+    rank = _rank(table, board) if board is not None else None
     write_annotations(annotated, folder / "annotations.json")
     write_table(folder / "leaderboard.csv", table, "csv")
-    rank = _rank(table, config.leaderboard) if config.leaderboard else None
-    return EvaluateRun(annotated, table, folder, rank, flags)
+    return EvaluateRun(annotated, table, folder, rank, flags, notes)
 
 
-def _annotation_frame(name: str, pairs: list[Pair], prefs: list[float | None], source: str) -> pd.DataFrame:
+def _annotation_frame(
+    name: str, pairs: list[Pair], prefs: list[float | None], source: str, instrument: Instrument | None = None
+) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "model": name,
@@ -197,27 +239,28 @@ def _annotation_frame(name: str, pairs: list[Pair], prefs: list[float | None], s
             "preference": [float("nan") if p is None else p for p in prefs],
             "source": source,
             "record": range(1, len(pairs) + 1),
+            "annotator": instrument.judge if instrument else None,
+            "annotator_protocol": instrument.protocol if instrument else None,
         }
     )
 
 
-def _rank(table: pd.DataFrame, leaderboard: Path) -> tuple[int, int]:
-    board = read_leaderboard(leaderboard, required=("length_controlled_winrate",))
+def _rank(table: pd.DataFrame, board: pd.DataFrame) -> tuple[int, int]:
     ours = table.iloc[0]
     others = board.drop(index=str(ours["model"]), errors="ignore")["length_controlled_winrate"].dropna()
     return int((others > ours["length_controlled_winrate"]).sum()) + 1, len(others) + 1
 
 
 def run_cache_import(config: CacheImportConfig) -> str:
-    """Load AlpacaEval annotations into the cache under their judge's name; returns a summary line."""
-    table = read_annotations(list(config.annotations))
-    table = table[table["preference"].notna()]
+    """Load AlpacaEval annotations (or AlpacaEval's own annotation cache) into the cache under their judge's
+    name; returns a summary line."""
+    table = read_pair_judgments(list(config.annotations))
     judges = table["annotator"] if config.judge is None else pd.Series(config.judge, index=table.index)
     if judges.isna().any():
         row = table[judges.isna()].iloc[0]
         raise InputError("no 'annotator' field: name the judge with --judge NAME", path=row.source, record=row.record)
     judgments = [
-        Judgment(import_key(j, r.instruction, r.output_1, r.output_2), j, float(r.preference), r.raw_completion,
+        Judgment(pair_key(j, r.instruction, r.output_1, r.output_2), j, float(r.preference), r.raw_completion,
                  None, None, 0.0, None, "import")
         for j, r in zip(judges, table.itertuples(index=False), strict=True)
     ]  # fmt: skip

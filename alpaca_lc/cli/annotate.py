@@ -9,14 +9,25 @@ from typing import Any, TypeVar
 import click
 
 from alpaca_lc.cli.generate import generate_config, model_options
-from alpaca_lc.cli.options import calibration_option, eval_set_option
+from alpaca_lc.cli.options import calibration_option, eval_set_option, mix_judges_option
 from alpaca_lc.config import AnnotateConfig, EvaluateConfig, JudgeRunConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _JUDGE_OPTIONS = [
     click.option("--reference", type=click.Path(path_type=Path, dir_okay=False), help="Default: eval-set baseline."),
-    click.option("--judge", default="weighted_gpt4_turbo", show_default=True, help="Judge config name or YAML path."),
+    click.option(
+        "--judge",
+        default="weighted_alpaca_eval_gpt4_turbo",
+        show_default=True,
+        help="An AlpacaEval evaluator (its files), alpaca-lc's own judge, or a YAML path.",
+    ),
+    click.option(
+        "--alpaca-eval-dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        help="AlpacaEval's evaluators_configs (default: $ALPACA_LC_ALPACA_EVAL_DIR, else the installed alpaca-eval).",
+    ),
     click.option("--name", default=None, help="Model name (default: the outputs' generator)."),
     click.option("--concurrency", default=32, show_default=True, type=click.IntRange(min=1)),
     click.option("--timeout", default=60.0, show_default=True, type=click.FloatRange(min=0, min_open=True)),
@@ -40,7 +51,8 @@ def judge_options(func: F) -> F:
 
 def _annotate_config(model_outputs: Path, output: Path, opts: dict[str, Any]) -> AnnotateConfig:
     run = JudgeRunConfig(
-        judge=opts["judge"], cache=opts["cache"], concurrency=opts["concurrency"], timeout=opts["timeout"],
+        judge=opts["judge"], alpaca_eval_dir=opts["alpaca_eval_dir"], cache=opts["cache"],
+        concurrency=opts["concurrency"], timeout=opts["timeout"],
         max_attempts=opts["max_attempts"], max_cost=opts["max_cost"], both_orders=opts["both_orders"],
         progress=not opts["no_progress"],
     )  # fmt: skip
@@ -83,6 +95,7 @@ def annotate(model_outputs: Path, output: Path, **opts: Any) -> None:
 @judge_options
 @calibration_option
 @click.option("--leaderboard", type=click.Path(path_type=Path, dir_okay=False), help="Show where the model ranks.")
+@mix_judges_option
 @click.option("--output-dir", default="results", show_default=True, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=0))
 @click.option("--seed", default=0, show_default=True, type=int, help="Bootstrap seed.")
@@ -96,7 +109,7 @@ def evaluate(model_outputs: Path | None, model: str | None, generation_seed: int
     config = EvaluateConfig(
         annotate=_annotate_config(model_outputs or Path("model_outputs.json"), Path("annotations.json"), opts),
         output_dir=opts["output_dir"], leaderboard=opts["leaderboard"], calibration=opts["calibration"],
-        bootstrap=opts["bootstrap"], seed=opts["seed"],
+        bootstrap=opts["bootstrap"], seed=opts["seed"], mix_judges=opts["mix_judges"],
     )  # fmt: skip
     if model is not None:
         generated, run = run_evaluate_model(generate_config(model, Path("unused"), generation_seed, opts), config)
@@ -110,6 +123,8 @@ def _print_evaluation(run: Any, leaderboard: Path | None) -> None:
     from alpaca_lc.report.tables import render
 
     click.echo(run.annotate.result.tally.summary(), err=True)
+    for note in run.notes:
+        click.echo(note, err=True)
     click.echo(render(run.table, "md"), nl=False)
     for flag in run.flags:
         click.echo(f"flag {flag.name}: {flag.reason}")

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from alpaca_lc.cli.annotate import judge_options
-from alpaca_lc.cli.options import calibration_option
+from alpaca_lc.cli.options import calibration_option, mix_judges_option
 from alpaca_lc.config import GateConfig, JudgeRunConfig
 
 _PATH = click.Path(path_type=Path, dir_okay=False)
@@ -29,6 +29,7 @@ _CONFIDENCE = click.FloatRange(0.5, 1, min_open=True, max_open=True)
 @click.option("--json", "json_path", type=_PATH, default=None)
 @click.option("--junit", type=_PATH, default=None)
 @calibration_option
+@mix_judges_option
 @judge_options
 @click.pass_context
 def gate(ctx: click.Context, candidate: tuple[Path, ...], **opts: Any) -> None:
@@ -41,10 +42,10 @@ def gate(ctx: click.Context, candidate: tuple[Path, ...], **opts: Any) -> None:
     from alpaca_lc.jsonio import write_text
     from alpaca_lc.report.gate_report import to_json, to_junit, to_markdown
 
-    run_keys = ("judge", "cache", "concurrency", "timeout", "max_attempts")
+    run_keys = ("judge", "alpaca_eval_dir", "cache", "concurrency", "timeout", "max_attempts")
     run = JudgeRunConfig(progress=not opts["no_progress"], **{k: opts[k] for k in run_keys})
     keys = ("previous", "min_lc", "max_drop", "confidence", "on_inconclusive", "allow_flagged", "calibration",
-            "bootstrap", "reference", "eval_set")  # fmt: skip
+            "bootstrap", "reference", "eval_set", "mix_judges")  # fmt: skip
     result = run_gate(GateConfig(candidate=candidate, run=run, **{k: opts[k] for k in keys}))
     markdown = to_markdown(result)
     if opts["summary_md"] is not None:  # appended: $GITHUB_STEP_SUMMARY collects several steps' summaries

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from alpaca_lc.cli.options import calibration_option, eval_set_option, output_option
+from alpaca_lc.cli.options import calibration_option, eval_set_option, mix_judges_option, output_option
 from alpaca_lc.config import LeaderboardConfig
 
 
@@ -18,6 +18,7 @@ from alpaca_lc.config import LeaderboardConfig
 @click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=0), help="0: no interval.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Bootstrap seed.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "md", "json"]), default=None, help="Default: csv.")
+@mix_judges_option
 def leaderboard(
     annotations: tuple[Path, ...],
     output: Path | None,
@@ -26,13 +27,19 @@ def leaderboard(
     bootstrap: int,
     seed: int,
     fmt: str | None,
+    mix_judges: bool,
 ) -> None:
     """Score ANNOTATIONS (annotations.json files, folders of them, parquet/JSONL tables)."""
     from alpaca_lc.report.tables import render, write_table
     from alpaca_lc.scoring import run_leaderboard
 
     config = LeaderboardConfig(
-        annotations=annotations, calibration=calibration, eval_set=eval_set, bootstrap=bootstrap, seed=seed
+        annotations=annotations,
+        calibration=calibration,
+        eval_set=eval_set,
+        bootstrap=bootstrap,
+        seed=seed,
+        mix_judges=mix_judges,
     )
     run = run_leaderboard(config)
     for note in run.notes:

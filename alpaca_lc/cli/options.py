@@ -34,3 +34,12 @@ def calibration_option(func: F) -> F:
 def output_option(func: F) -> F:
     """`-o/--output PATH` (default: stdout)."""
     return click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None)(func)
+
+
+def mix_judges_option(func: F) -> F:
+    """`--mix-judges`: rank or compare results of different judges anyway (marked in the output)."""
+    return click.option(
+        "--mix-judges",
+        is_flag=True,
+        help="Allow results of different judges (different scales) together; the output marks them.",
+    )(func)

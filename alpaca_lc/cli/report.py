@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from alpaca_lc.cli.options import calibration_option
+from alpaca_lc.cli.options import calibration_option, mix_judges_option
 from alpaca_lc.config import ReportConfig
 
 
@@ -16,12 +16,20 @@ from alpaca_lc.config import ReportConfig
 @calibration_option
 @click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=0))
 @click.option("--title", default="alpaca-lc leaderboard", show_default=True)
-def report(source: tuple[Path, ...], output_dir: Path, calibration: str, bootstrap: int, title: str) -> None:
+@mix_judges_option
+def report(
+    source: tuple[Path, ...], output_dir: Path, calibration: str, bootstrap: int, title: str, mix_judges: bool
+) -> None:
     """Write an HTML leaderboard and plots from SOURCE: a leaderboard CSV, or annotations / results folders."""
     from alpaca_lc.report.run import run_report
 
     config = ReportConfig(
-        source=source, output_dir=output_dir, calibration=calibration, bootstrap=bootstrap, title=title
+        source=source,
+        output_dir=output_dir,
+        calibration=calibration,
+        bootstrap=bootstrap,
+        title=title,
+        mix_judges=mix_judges,
     )
     for path in run_report(config):
         click.echo(str(path))

@@ -38,6 +38,7 @@ def to_markdown(result: GateResult) -> str:
         ]
     flags = result.candidate.flags
     lines += ["", "Screening: " + ("no flags." if not flags else "; ".join(f"**{f.name}**: {f.reason}" for f in flags))]
+    lines += ["", *(f"Note: {note}." for note in result.notes)] if result.notes else []
     return "\n".join(lines) + "\n"
 
 
@@ -83,6 +84,7 @@ def to_json(result: GateResult) -> str:
         "exit_code": result.exit_code,
         "confidence": result.confidence,
         "checks": [c.__dict__ for c in result.checks],
+        "notes": result.notes,
         "candidate": _release(result.candidate, result.lc_candidate, result.lc_candidate_interval),
         "previous": None,
         "paired": None,

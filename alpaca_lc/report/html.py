@@ -36,9 +36,16 @@ td.flags { color: #b00; font-size: 0.9em; } img { max-width: 900px; display: blo
 """
 
 
-def render_html(table: pd.DataFrame, title: str) -> str:
-    """The page for a leaderboard indexed by model, with optional `flags` and `lc_ci_*` columns."""
+def render_html(table: pd.DataFrame, title: str, notes: list[str] | None = None) -> str:
+    """The page for a leaderboard indexed by model, with optional `flags`, `lc_ci_*` and `judge` columns.
+
+    Args:
+        table: the leaderboard, indexed by model.
+        title: the page title.
+        notes: lines shown above the table (which judge; a warning when judges are mixed).
+    """
     rows = []
+    mixed = "judge" in table.columns and table["judge"].nunique() > 1
     for rank, (model, r) in enumerate(table.iterrows(), start=1):
         ci = "" if _nan(r.get("lc_ci_low")) else f" [{r['lc_ci_low']:.1f}, {r['lc_ci_high']:.1f}]"
         flags = str(r.get("flags") or "") if not _nan(r.get("flags")) else ""
@@ -47,7 +54,7 @@ def render_html(table: pd.DataFrame, title: str) -> str:
         attrs = " ".join(f'data-{k}="{v}"' for k, v in data.items())
         se = "" if _nan(r.get("standard_error")) else f" ± {r['standard_error']:.1f}"
         rows.append(
-            f"<tr {attrs}><td class='num'>{rank}</td><td>{data['model']}</td>"
+            f"<tr {attrs}><td class='num'>{rank}</td><td>{data['model']}{_judge_cell(r) if mixed else ''}</td>"
             f"<td class='num'>{r['length_controlled_winrate']:.1f}{ci}</td>"
             f"<td class='num'>{r['win_rate']:.1f}{se}</td><td class='num'>{int(r['avg_length'])}</td>"
             f"<td class='flags'>{data['flags']}</td></tr>"
@@ -61,16 +68,21 @@ def render_html(table: pd.DataFrame, title: str) -> str:
     return (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
-        f"<p>{len(table)} models; click a column header to sort.</p>"
+        + "".join(f"<p class='note'>{html.escape(n)}</p>" for n in notes or [])
+        + f"<p>{len(table)} models; click a column header to sort.</p>"
         f"<table id='leaderboard'><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         f"{images}<script>{_SCRIPT}</script></body></html>\n"
     )
+
+
+def _judge_cell(row: pd.Series) -> str:
+    return f" <small>(judge: {html.escape(str(row.get('judge')))})</small>"
 
 
 def _nan(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def write_html(path: Path, table: pd.DataFrame, title: str) -> None:
+def write_html(path: Path, table: pd.DataFrame, title: str, notes: list[str] | None = None) -> None:
     """Write the page."""
-    path.write_text(render_html(table, title), encoding="utf-8")
+    path.write_text(render_html(table, title, notes), encoding="utf-8")

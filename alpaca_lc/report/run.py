@@ -8,10 +8,11 @@ import pandas as pd
 
 from alpaca_lc.calibration import resolve_calibration
 from alpaca_lc.config import ReportConfig
+from alpaca_lc.instrument import check_one_instrument, instruments_by_model
 from alpaca_lc.records import read_annotations
 from alpaca_lc.report.html import write_html
 from alpaca_lc.report.plots import write_plots
-from alpaca_lc.report.tables import read_leaderboard, write_table
+from alpaca_lc.report.tables import board_instruments, read_leaderboard, write_table
 from alpaca_lc.scoring import leaderboard_table, score_annotations
 from alpaca_lc.screening import screen
 
@@ -27,16 +28,18 @@ def run_report(config: ReportConfig) -> list[Path]:
         table = table.sort_values("length_controlled_winrate", ascending=False)
     else:
         table = _from_annotations(config)
+    notes = check_one_instrument(board_instruments(table), config.mix_judges, "rank")
     folder = config.output_dir
     folder.mkdir(parents=True, exist_ok=True)
     plots = write_plots(table, folder)
     write_table(folder / "leaderboard.csv", table.reset_index(), "csv")
-    write_html(folder / "index.html", table, config.title)
+    write_html(folder / "index.html", table, config.title, notes)
     return [folder / "index.html", folder / "leaderboard.csv", *plots]
 
 
 def _from_annotations(config: ReportConfig) -> pd.DataFrame:
     annotations = read_annotations(list(config.source))
+    check_one_instrument(instruments_by_model(annotations).items(), config.mix_judges, "rank")  # before scoring
     scores = score_annotations(annotations, resolve_calibration(config.calibration), n_boot=config.bootstrap)
     table = leaderboard_table(scores).set_index("model")
     flags = {

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from alpaca_lc.errors import InputError
+from alpaca_lc.instrument import Instrument
 from alpaca_lc.jsonio import write_atomic
 
 FORMATS = ("csv", "md", "json")
@@ -21,6 +22,7 @@ _MD_COLUMNS = {
     "standard_error": "SE",
     "avg_length": "Avg length",
     "n_total": "N",
+    "judge": "Judge",
 }
 
 
@@ -55,6 +57,8 @@ def _markdown(table: pd.DataFrame) -> str:
         bounds = zip(view.lc_ci_low, view.lc_ci_high, strict=True)
         view["lc_ci"] = ["" if math.isnan(lo) else f"[{lo:.1f}, {hi:.1f}]" for lo, hi in bounds]
     cols = [c for c in _MD_COLUMNS if c in view.columns]
+    if "judge" in cols and view["judge"].nunique() < 2:  # one instrument: said once, in the notes
+        cols.remove("judge")
     lines = [
         "| " + " | ".join(_MD_COLUMNS[c] for c in cols) + " |",
         "|" + "|".join(":---" if c == "model" else "---:" for c in cols) + "|",
@@ -105,3 +109,13 @@ def read_leaderboard(path: Path, required: tuple[str, ...] = ()) -> pd.DataFrame
         dup = table.index[table.index.duplicated()][0]
         raise InputError(f"model '{dup}' appears twice", path=path)
     return table
+
+
+def board_instruments(board: pd.DataFrame) -> list[tuple[str, Instrument]]:
+    """(model, instrument) of each row of a leaderboard read by `read_leaderboard` (unknown without the columns)."""
+    judges = board["judge"] if "judge" in board.columns else pd.Series(None, index=board.index, dtype=object)
+    protocols = board.get("judge_protocol", pd.Series(None, index=board.index, dtype=object))
+    return [
+        (str(model), Instrument(None if pd.isna(j) else str(j), None if pd.isna(p) else str(p)))
+        for model, j, p in zip(board.index, judges, protocols, strict=True)
+    ]

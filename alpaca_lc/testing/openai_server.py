@@ -43,6 +43,7 @@ class Settings:
     rate_malformed: float = 0.0
     seed: int = 0
     generation_words: int = 40
+    record: str = ""  # a file each chat-completions request body is appended to, one JSON line each
 
 
 @dataclass
@@ -113,6 +114,9 @@ def _response(status: int, payload: bytes, extra: dict[str, str] | None = None) 
 async def _handle_completion(state: _State, body: dict[str, Any]) -> bytes | None:
     s = state.settings
     state.counts["requests"] += 1
+    if s.record:
+        with open(s.record, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(body, ensure_ascii=False) + "\n")
     await asyncio.sleep(s.latency_ms / 1000)
     draw = state.rng.random()
     for name, rate in (

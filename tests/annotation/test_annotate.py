@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from alpaca_lc.annotation.annotator import model_first
-from alpaca_lc.testing.openai_server import LocalServer
+from alpaca_lc.annotation.judge import SeededOrder
+from alpaca_lc.annotation.official import AlpacaEvalOrder
+from alpaca_lc.testing.openai_server import LocalServer, judge_p_first
 
 from ..conftest import zero_calibration
 from .conftest import API_KEY, Workspace, write_workspace
@@ -28,23 +29,29 @@ def test_annotate_then_rerun_makes_no_request(cli: Cli, workspace: Workspace, se
     assert set(records[0]) >= {"instruction", "output_1", "output_2", "generator_2", "annotator", "preference",
                                 "preference_price_per_example", "preference_time_per_example",
                                 "preference_raw_completion"}  # fmt: skip
-    assert all(1 <= r["preference"] <= 2 for r in records) and records[0]["annotator"] == "weighted_gpt4_turbo"
+    assert (
+        all(1 <= r["preference"] <= 2 for r in records) and records[0]["annotator"] == "weighted_alpaca_eval_gpt4_turbo"
+    )
     out.unlink()
     again = cli(*args, env=workspace.env(server))
     assert again.exit_code == 0 and server.stats()["successes"] == 120  # all from the cache
     assert json.loads(out.read_text()) == records
 
 
-def test_order_is_seeded_per_instruction_and_undone(cli: Cli, workspace: Workspace, server: LocalServer) -> None:
+@pytest.mark.parametrize(
+    ("judge", "order"),
+    [("weighted_alpaca_eval_gpt4_turbo", AlpacaEvalOrder()), ("alpaca_lc_pairwise_gpt4_turbo", SeededOrder())],
+)
+def test_order_is_seeded_per_instruction_and_undone(
+    cli: Cli, workspace: Workspace, server: LocalServer, judge: str, order: AlpacaEvalOrder | SeededOrder
+) -> None:
     instructions = [json.loads(workspace.eval_set.read_text())[i]["instruction"] for i in range(805)]
-    shown_first = [model_first(s) for s in instructions]
+    shown_first = [order.model_first(s) for s in instructions]
     assert 0.45 < sum(shown_first) / 805 < 0.55
     out = workspace.root / "a.json"
     result = cli("annotate", workspace.outputs, "-o", out, "--max-instances", "60", "--no-progress",
-                 env=workspace.env(server))  # fmt: skip
+                 "--judge", judge, env=workspace.env(server))  # fmt: skip
     assert result.exit_code == 0, result.output
-    from alpaca_lc.testing.openai_server import judge_p_first
-
     for rec, swapped in zip(json.loads(out.read_text()), shown_first, strict=False):
         # The server's verdict is P(first shown better); the stored preference must undo the order.
         choice = rec["preference_raw_completion"]
@@ -54,7 +61,8 @@ def test_order_is_seeded_per_instruction_and_undone(cli: Cli, workspace: Workspa
         p_first = math.exp(top["m"]) / (math.exp(top["m"]) + math.exp(top["M"]))
         expected = 1 + p_first if swapped else 2 - p_first
         assert rec["preference"] == pytest.approx(expected)
-    assert callable(judge_p_first)
+        first, second = (rec["output_2"], rec["output_1"]) if swapped else (rec["output_1"], rec["output_2"])
+        assert judge_p_first([]) >= 0.02 and first != second
 
 
 def test_identical_outputs_need_no_call_and_empty_outputs_are_judged(
@@ -122,7 +130,7 @@ def test_evaluate_writes_results_and_ranks(cli: Cli, workspace: Workspace, serve
     result = cli("evaluate", workspace.outputs, "--calibration", calibration, "--output-dir", tmp_path / "res",
                  "--leaderboard", board, "--bootstrap", "100", "--no-progress", env=workspace.env(server))  # fmt: skip
     assert result.exit_code == 0, result.output
-    folder = tmp_path / "res" / "test-model" / "weighted_gpt4_turbo"
+    folder = tmp_path / "res" / "test-model" / "weighted_alpaca_eval_gpt4_turbo"
     assert len(json.loads((folder / "annotations.json").read_text())) == 805
     assert (folder / "leaderboard.csv").read_text().startswith("model,win_rate")
     assert "| test-model |" in result.stdout and "rank by LC: 2 of 3" in result.stdout
@@ -160,3 +168,18 @@ def test_gate_judges_and_pools_sample_files(cli: Cli, tmp_path: Path, server: Lo
     assert server.stats()["successes"] == 4 * 120  # every sample of both releases judged once
     assert decision["candidate"]["samples"] == 2 and decision["candidate"]["n_total"] == 240
     assert decision["paired"]["n_instructions"] == 120
+
+
+def test_evaluate_refuses_to_rank_on_another_judges_leaderboard(cli: Cli, tmp_path: Path, server: LocalServer) -> None:
+    ws = write_workspace(tmp_path, n=30)
+    calibration = zero_calibration(ws.eval_set, tmp_path / "cal.json")
+    board = tmp_path / "board.csv"
+    board.write_text("model,length_controlled_winrate,judge,judge_protocol\n"
+                     "strong,90,weighted_alpaca_eval_gpt4_turbo,ec705185d7eb\n")  # fmt: skip
+    args = ("evaluate", ws.outputs, "--judge", "alpaca_lc_pairwise_gpt4_turbo", "--calibration", calibration,
+            "--leaderboard", board, "--bootstrap", "0", "--no-progress", "--output-dir", tmp_path / "res")  # fmt: skip
+    refused = cli(*args, env=ws.env(server))
+    assert refused.exit_code == 2 and "cannot rank on one leaderboard results of different judges" in refused.stderr
+    assert server.stats().get("requests", 0) == 0  # refused before anything was paid for
+    mixed = cli(*args, "--mix-judges", env=ws.env(server))
+    assert mixed.exit_code == 0 and "MIXED JUDGES" in mixed.stderr and "rank by LC:" in mixed.stdout

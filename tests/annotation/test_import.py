@@ -14,6 +14,8 @@ from pathlib import Path
 import pandas as pd
 from click.testing import Result
 
+from alpaca_lc.testing.openai_server import LocalServer
+
 from .conftest import API_KEY, Workspace, write_workspace
 
 Cli = Callable[..., Result]
@@ -30,28 +32,48 @@ def _alpaca_eval_files(shared: Path, model: str, root: Path) -> tuple[Path, Path
     return annotations, outputs
 
 
-def test_evaluate_from_imported_judgments_makes_no_request(shared: Path, tmp_path: Path) -> None:
+def test_imported_official_judgments_are_the_default_judge(shared: Path, tmp_path: Path) -> None:
+    """AlpacaEval's own annotations and live judgments of the default judge are one judge: imported pairs cost
+    nothing, the missing ones are asked with the same protocol."""
     annotations, outputs = _alpaca_eval_files(shared, "claude-2", tmp_path)
-    env = {**os.environ, "ALPACA_LC_CACHE": str(tmp_path / "cache.sqlite"),
-           "ALPACA_LC_EVAL_SET": str(shared / "eval_set.jsonl"),
-           "OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "OPENAI_API_KEY": API_KEY}  # fmt: skip
-
-    def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-        cmd = [sys.executable, "-m", "alpaca_lc", *map(str, args)]
-        return subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tmp_path, check=False)
-
-    imported = cli("cache", "import", annotations)
-    assert imported.returncode == 0 and "imported 805 new judgments" in imported.stdout
-    start = time.perf_counter()
-    evaluated = cli("evaluate", outputs, "--judge", "weighted_alpaca_eval_gpt4_turbo", "--output-dir", "res")
-    seconds = time.perf_counter() - start
-    assert evaluated.returncode == 0, evaluated.stderr
-    assert "0 new" in evaluated.stderr  # nothing was asked of the (closed) endpoint
-    row = pd.read_csv(tmp_path / "res" / "claude-2" / "weighted_alpaca_eval_gpt4_turbo" / "leaderboard.csv")
-    board = cli("leaderboard", shared / "annotations.parquet", "--format", "csv")
+    records = json.loads(annotations.read_text())
+    without_10 = tmp_path / "without_10.json"
+    without_10.write_text(json.dumps(records[:100] + records[110:]))
+    board = subprocess.run([sys.executable, "-m", "alpaca_lc", "leaderboard", str(shared / "annotations.parquet"),
+                            "--format", "csv"], capture_output=True, text=True, check=True)  # fmt: skip
     expected = pd.read_csv(io.StringIO(board.stdout)).set_index("model").loc[["claude-2"]].reset_index()
-    pd.testing.assert_frame_equal(row, expected)
-    print(f"\nfully cached evaluate of claude-2: {seconds:.2f} s wall time")
+    with LocalServer() as server:
+        env = {**os.environ, "ALPACA_LC_EVAL_SET": str(shared / "eval_set.jsonl"),
+               "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": API_KEY}  # fmt: skip
+
+        def cli(cache: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
+            cmd = [sys.executable, "-m", "alpaca_lc", *map(str, args)]
+            return subprocess.run(cmd, env={**env, "ALPACA_LC_CACHE": str(tmp_path / cache)}, capture_output=True,
+                                  text=True, cwd=tmp_path, check=False)  # fmt: skip
+
+        imported = cli("all.sqlite", "cache", "import", annotations)
+        assert imported.returncode == 0 and "imported 805 new judgments" in imported.stdout
+        start = time.perf_counter()
+        evaluated = cli("all.sqlite", "evaluate", outputs, "--output-dir", "res", "--no-progress")
+        seconds = time.perf_counter() - start
+        assert evaluated.returncode == 0, evaluated.stderr
+        assert server.stats().get("requests", 0) == 0
+        row = pd.read_csv(tmp_path / "res" / "claude-2" / "weighted_alpaca_eval_gpt4_turbo" / "leaderboard.csv")
+        pd.testing.assert_frame_equal(row, expected)
+        assert "judge: weighted_alpaca_eval_gpt4_turbo (protocol ec705185d7eb)" in evaluated.stderr
+
+        assert cli("part.sqlite", "cache", "import", without_10).returncode == 0
+        partly = cli("part.sqlite", "evaluate", outputs, "--output-dir", "res2", "--no-progress", "--bootstrap", "0")
+        assert partly.returncode == 0, partly.stderr
+        assert server.stats()["requests"] == server.stats()["successes"] == 10
+    # Fully cached, the official judge needs no AlpacaEval files; anything missing would need them (exit 2).
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cached = cli("all.sqlite", "evaluate", outputs, "--output-dir", "res3", "--no-progress", "--bootstrap", "0")
+    env["ALPACA_LC_ALPACA_EVAL_DIR"] = str(empty)
+    offline = cli("all.sqlite", "evaluate", outputs, "--output-dir", "res3", "--no-progress", "--bootstrap", "0")
+    assert cached.returncode == offline.returncode == 0, offline.stderr
+    print(f"\nfully cached evaluate of claude-2: {seconds:.2f} s wall time; 10 removed: 10 requests")
 
 
 def test_imported_judge_reports_missing_instead_of_asking(cli: Cli, tmp_path: Path) -> None:

@@ -23,12 +23,14 @@ ATTACKS = [
 ]
 
 
-@pytest.mark.parametrize("judge", ["weighted_gpt4_turbo", "discrete_gpt4_turbo", "vllm_llama3_70b"])
+@pytest.mark.parametrize(
+    "judge", ["alpaca_lc_pairwise_gpt4_turbo", "alpaca_lc_discrete_gpt4_turbo", "alpaca_lc_pairwise_vllm_llama3_70b"]
+)
 @pytest.mark.parametrize("attack", ATTACKS)
 def test_outputs_cannot_change_the_message_structure(judge: str, attack: str) -> None:
     loaded = load_judge(judge)
-    honest = loaded.template.render("Name a prime.", "Two.", "Three is prime.")
-    attacked = loaded.template.render("Name a prime.", attack, "Three is prime.")
+    honest = loaded.prompt.render("Name a prime.", "Two.", "Three is prime.")
+    attacked = loaded.prompt.render("Name a prime.", attack, "Three is prime.")
     assert [m["role"] for m in attacked] == [m["role"] for m in honest]
     assert attacked[0] == honest[0]
     # Outside the JSON object the user message is unchanged, and the object decodes to exactly the inputs.
@@ -54,7 +56,7 @@ protocol: {kind: logprob}
 
 
 def test_a_valid_config_loads(tmp_path: Path) -> None:
-    assert load_judge(str(_write(tmp_path, GOOD))).config.name == "j"
+    assert load_judge(str(_write(tmp_path, GOOD))).name == "j"
 
 
 @pytest.mark.parametrize(
@@ -78,7 +80,9 @@ def test_bad_configs_and_templates_are_one_line_errors(
 
 
 def test_unknown_judge_name(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match=r"known judges: .*weighted_gpt4_turbo"):
+    with pytest.raises(InputError, match=r"alpaca-lc's judges: .*alpaca_lc_pairwise_gpt4_turbo"):
         load_judge("nonexistent_judge")
+    with pytest.raises(InputError, match="renamed alpaca_lc_pairwise_gpt4_turbo"):
+        load_judge("weighted_gpt4_turbo")
     with pytest.raises(InputError, match="no such prompt template"):
         load_template(tmp_path / "nope.yaml")

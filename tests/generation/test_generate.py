@@ -105,7 +105,7 @@ def test_evaluate_model_end_to_end_then_nothing_is_called_again(cli: Cli, tmp_pa
         assert second.stdout == first.stdout
     folder = tmp_path / "results" / "my-sft"
     assert (folder / "model_outputs.json").exists() and (folder / "model_outputs.meta.json").exists()
-    assert (folder / "weighted_gpt4_turbo" / "annotations.json").exists()
+    assert (folder / "weighted_alpaca_eval_gpt4_turbo" / "annotations.json").exists()
 
 
 def test_bad_input_is_one_line(cli: Cli, tmp_path: Path) -> None:
