@@ -29,6 +29,7 @@ test-fast:
 bench:
 	$(BIN)/python benchmarks/lc_speed.py
 	$(BIN)/python benchmarks/annotate_throughput.py
+	$(BIN)/python benchmarks/throttled_judging.py
 	$(BIN)/python benchmarks/generate_throughput.py
 	$(BIN)/python benchmarks/compare_alpaca_eval.py
 

@@ -1,47 +1,66 @@
-"""One async OpenAI client per run (judge or generator), with bounded concurrency and retries.
+"""One async OpenAI client per run (judge or generator): retries, pacing to the provider's budget, concurrency.
 
-Retries (tenacity: exponential backoff with jitter, a cap on attempts) cover 429, 5xx, timeouts, connection
-errors and unparsable responses. Authentication, permission and not-found errors stop the run at once:
-they would fail for every request. The API key is read from the environment when the client is built,
+Retries (tenacity: a cap on attempts, exponential backoff with jitter) cover 5xx, timeouts, connection errors
+and unparsable responses. A rate limit (429, or 503 "overloaded") is backpressure, not a failure: it waits
+(`retry-after-ms` / `Retry-After`, else the `x-ratelimit-reset-*` headers, else the message's "try again in
+Xs", else backoff with jitter) and is retried without using up an attempt. What ends a throttled run is the
+stall limit: no success anywhere for `stall_timeout` seconds. Requests are paced by a token and request
+budget learned from the answers' headers (or set with --tpm / --rpm), and the in-flight limit adapts between
+1 and `concurrency`. Authentication, permission, not-found and `insufficient_quota` errors stop the run at
+once: they would fail for every request. The API key is read from the environment when the client is built,
 and scrubbed from every message this module produces.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import email.utils
+import importlib
+import importlib.util
 import logging
 import os
+import random
+import re
 import ssl
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import openai
-from openai.types.chat import ChatCompletion
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
+import orjson
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_random_exponential
 
 from alpaca_lc.annotation.parse import ParseError
 from alpaca_lc.config import Endpoint
 from alpaca_lc.errors import IncompleteError, UsageError
+from alpaca_lc.pacing import AdaptiveLimit, Budget, TokenEstimator, parse_duration
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _FATAL = (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
-_MAX_RETRY_AFTER = 60.0
+_MAX_WAIT = 120.0  # the longest single wait a server may ask for
 _POOL = 16  # connections per underlying HTTP client
+MIN_ROUND = 1.0  # the in-flight limit is cut at most once a second (or once per round trip, if longer)
+_TRY_AGAIN = re.compile(r"try again in\s+((?:\d+(?:\.\d+)?(?:ms|h|m|s))+)", re.IGNORECASE)
+# The openai client returns the raw HTTP response when asked for its own response class (httpx2, or httpx in
+# older releases): we read the JSON ourselves, and the headers the budget needs.
+_HTTP = importlib.import_module("httpx2" if importlib.util.find_spec("httpx2") else "httpx")
 
 
 @dataclass(frozen=True)
 class ClientSettings:
-    """Concurrency, per-call timeout (seconds) and the cap on attempts per request."""
+    """Concurrency, per-call timeout (seconds), the cap on attempts per request, the user's budget (tokens and
+    requests per minute, None: learned from the endpoint), and how long a throttled run may go without success."""
 
     concurrency: int = 32
     timeout: float = 60.0
     max_attempts: int = 8
+    tpm: float | None = None
+    rpm: float | None = None
+    stall_timeout: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -65,25 +84,59 @@ class Completion(Generic[T]):
     latency: float
 
 
+@dataclass(frozen=True)
+class PaceReport:
+    """How a run went against the endpoint's limits."""
+
+    throttled: int  # answers of 429 / 503 (none used up an attempt)
+    waited: float  # seconds spent waiting for budget
+    tokens_per_minute: float  # achieved
+    limit_tokens_per_minute: float | None
+    concurrency: int  # the in-flight limit at the end
+    waiting: bool = False
+    foreign_tokens_per_minute: float = 0.0  # others spending from the same limit, as measured
+
+    def summary(self) -> str:
+        """One line for the run summary."""
+        limit = f" of the {self.limit_tokens_per_minute:,.0f} limit" if self.limit_tokens_per_minute else ""
+        if self.foreign_tokens_per_minute >= 0.01 * (self.limit_tokens_per_minute or 0) > 0:
+            limit += f" (others on this key: ~{self.foreign_tokens_per_minute:,.0f})"
+        return (f"rate limits: {self.throttled} answers of 429/503 (retried, no attempt used), {self.waited:.1f} s "
+                f"waiting for budget; {self.tokens_per_minute:,.0f} tokens/min{limit}; "
+                f"concurrency {self.concurrency}")  # fmt: skip
+
+
 def cause_of(exc: BaseException) -> str:
     """A short name for why a request failed, for retry and failure counts."""
+    if _quota(exc):
+        return "insufficient_quota"
     if isinstance(exc, openai.RateLimitError):
         return "rate_limit"
+    if isinstance(exc, openai.APIStatusError) and exc.status_code == 503:
+        return "overloaded"
     if isinstance(exc, openai.APITimeoutError):
         return "timeout"
     if isinstance(exc, openai.APIConnectionError):
         return "connection"
     if isinstance(exc, openai.InternalServerError):
         return "server_error"
-    if isinstance(exc, ParseError | json.JSONDecodeError | openai.APIResponseValidationError):
+    if isinstance(exc, ParseError | openai.APIResponseValidationError):
         return "malformed"
     if isinstance(exc, openai.APIStatusError):
         return f"http_{exc.status_code}"
     return type(exc).__name__
 
 
+def _quota(exc: BaseException | None) -> bool:
+    return isinstance(exc, openai.RateLimitError) and "insufficient_quota" in (exc.code, exc.type)
+
+
+def _throttle(exc: BaseException | None) -> bool:
+    return exc is not None and cause_of(exc) in ("rate_limit", "overloaded")
+
+
 def _retryable(exc: BaseException) -> bool:
-    return cause_of(exc) in ("rate_limit", "timeout", "connection", "server_error", "malformed")
+    return cause_of(exc) in ("rate_limit", "overloaded", "timeout", "connection", "server_error", "malformed")
 
 
 class ChatClient:
@@ -93,16 +146,24 @@ class ChatClient:
         self._key = _api_key(endpoint)
         self.settings = settings
         self.retries: Counter[str] = Counter()
-        self._semaphore = asyncio.Semaphore(settings.concurrency)
+        self.budget = Budget(settings.tpm or endpoint.tokens_per_minute, settings.rpm or endpoint.requests_per_minute)
+        self.limit = AdaptiveLimit(settings.concurrency)
+        self.throttled = 0
+        self.tokens_used = 0
+        self.limit_successes = 0
+        self._estimators: dict[str, TokenEstimator] = {}
+        self._started = self._last_success = time.monotonic()
+        self._stopped: IncompleteError | None = None
+        self._latency = 0.5  # a running estimate: the "round" the in-flight limit adapts over
         # httpcore scans every open connection of a pool for each request it schedules, which costs more
         # CPU than the request itself at high concurrency; pools of at most _POOL connections keep that
-        # scan short. The semaphore is what bounds requests in flight.
+        # scan short. The adaptive limit is what bounds requests in flight.
         tls = ssl.create_default_context()  # loading the CA store once, not once per pool
         self._clients = [
             openai.AsyncOpenAI(
                 api_key=self._key,
                 base_url=endpoint.base_url,
-                max_retries=0,  # retries are ours, so they can be counted and honour Retry-After
+                max_retries=0,  # retries are ours, so they can be counted and honour the limits
                 timeout=settings.timeout,
                 http_client=openai.DefaultAsyncHttpxClient(verify=tls, timeout=settings.timeout),
             )
@@ -119,65 +180,173 @@ class ChatClient:
         """Remove the API key from a message."""
         return text.replace(self._key, "***") if len(self._key) >= 4 else text
 
+    def report(self) -> PaceReport:
+        """Throttling, budget waits and throughput so far."""
+        minutes = max(time.monotonic() - self._started, 1e-9) / 60
+        budget = self.budget
+        return PaceReport(self.throttled, budget.waited, self.tokens_used / minutes, budget.tokens_per_minute,
+                          int(self.limit.limit), budget.waiting, budget.foreign_tokens_per_minute)  # fmt: skip
+
     async def complete(self, request: ChatRequest[T]) -> Completion[T]:
-        """One judged request, retried on transient faults; raises the last error when attempts run out."""
+        """One request, retried on transient faults; raises the last error when attempts run out."""
+        throttled = 0
+
+        def stop(state: RetryCallState) -> bool:
+            nonlocal throttled
+            if _throttle(state.outcome.exception() if state.outcome else None):
+                throttled += 1  # backpressure: waits, never uses up an attempt, until the run stalls
+                return time.monotonic() - self._last_success > self.settings.stall_timeout
+            return state.attempt_number - throttled >= self.settings.max_attempts
+
         retrying = AsyncRetrying(
-            retry=retry_if_exception(_retryable),
-            wait=_wait,
-            stop=stop_after_attempt(self.settings.max_attempts),
-            before_sleep=self._count_retry,
+            retry=retry_if_exception(_retryable), wait=self._wait, stop=stop, before_sleep=self._count_retry,
             reraise=True,
-        )
+        )  # fmt: skip
         try:
             async for attempt in retrying:
                 with attempt:
                     return await self._attempt(request)
-        except _FATAL as exc:
-            raise IncompleteError(
-                f"the endpoint refused the request ({cause_of(exc)}): {self.scrub(_message(exc))}"
-            ) from None
+        except openai.APIStatusError as exc:
+            stop_run = self._stops_the_run(exc)
+            if stop_run is None:
+                raise
+            self._stopped = self._stopped or stop_run  # nothing more is sent: the run ends with this error
+            raise self._stopped from None
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _stops_the_run(self, exc: openai.APIStatusError) -> IncompleteError | None:
+        """The error that ends the whole run, for an answer that every further request would get too."""
+        if isinstance(exc, _FATAL):
+            return IncompleteError(f"the endpoint refused the request ({cause_of(exc)}): {self.scrub(_message(exc))}")
+        if _quota(exc):
+            return IncompleteError("the API key has no quota left (insufficient_quota: money, not rate): add credit "
+                                   "or use another key; finished work is kept")  # fmt: skip
+        if _throttle(exc):  # the stall limit
+            return IncompleteError(
+                f"no request succeeded for {self.settings.stall_timeout:.0f} s while the endpoint kept answering "
+                f"{exc.status_code} ({self.scrub(_message(exc))}); finished work is kept, re-run to continue"
+            )
+        return None
+
     async def _attempt(self, request: ChatRequest[T]) -> Completion[T]:
-        async with self._semaphore:
+        estimator = self._estimators.get(request.model) or self._estimators.setdefault(
+            request.model, TokenEstimator(request.model)
+        )
+        raw = estimator.raw(request.messages)
+        max_tokens = int(request.decoding.get("max_tokens") or request.decoding.get("max_completion_tokens") or 0)
+        cost = round(raw * estimator.ratio) + max_tokens
+        body: dict[str, Any] = {"model": request.model, "messages": request.messages, **request.decoding}
+        async with self.limit:
+            await self.budget.acquire(cost)
+            if self._stopped is not None:
+                raise self._stopped
             start = time.perf_counter()
-            body: dict[str, Any] = {"model": request.model, "messages": request.messages, **request.decoding}
             # The client's documented raw-request method: same auth, base URL and error types as
-            # `chat.completions.create`, without re-validating our already well-formed parameters, which
-            # costs more CPU per request than everything else here.
+            # `chat.completions.create`, without re-validating our already well-formed parameters.
             client = self._clients[self._next % len(self._clients)]
             self._next += 1
-            response = await client.post("/chat/completions", cast_to=ChatCompletion, body=body)
+            try:
+                response = await client.post("/chat/completions", cast_to=_HTTP.Response, body=body)
+            except openai.APIStatusError as exc:
+                if _throttle(exc):  # refused, not charged: the retry pays when it is admitted
+                    self.budget.refund(cost)
+                    self.throttled += 1
+                    self.limit.throttled(max(self._latency, MIN_ROUND))
+                self.budget.observe(exc.response.headers)
+                raise
             latency = time.perf_counter() - start
-        if not response.choices:
-            raise ParseError("the response has no choices")
-        choice = response.choices[0].model_dump(exclude_none=True)
-        usage = response.usage
-        return Completion(
-            request.parse(choice),
-            choice,
-            usage.prompt_tokens if usage else 0,
-            usage.completion_tokens if usage else 0,
-            latency,
+        self.budget.observe(response.headers)
+        self._latency = 0.9 * self._latency + 0.1 * latency
+        data = _json_body(await response.aread())
+        usage = data.get("usage") or {}
+        prompt_tokens, completion_tokens = (
+            int(usage.get("prompt_tokens") or 0),
+            int(usage.get("completion_tokens") or 0),
         )
+        if prompt_tokens:
+            estimator.learn(raw, prompt_tokens)
+            self.budget.refund(cost - prompt_tokens - max_tokens)
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise ParseError("the response has no choices")
+        value = request.parse(choices[0])
+        self._last_success = time.monotonic()
+        self.limit.succeeded()
+        self.limit_successes += 1
+        self.tokens_used += prompt_tokens + completion_tokens
+        return Completion(value, choices[0], prompt_tokens, completion_tokens, latency)
 
     def _count_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         if exc is not None:
             self.retries[cause_of(exc)] += 1
 
+    def _wait(self, state: RetryCallState) -> float:
+        """For a rate limit, what the server asks (headers, then its message), else backoff with jitter."""
+        exc = state.outcome.exception() if state.outcome else None
+        if _throttle(exc) and isinstance(exc, openai.APIStatusError):
+            asked = server_wait(exc.response.headers, _message(exc))
+            if asked is not None:
+                if self.budget.tokens_per_minute is None:  # no budget to pace by: everyone waits
+                    self.budget.hold(asked)
+                return min(asked, _MAX_WAIT) * random.uniform(1.0, 1.1)  # a little jitter: no thundering herd
+        return float(wait_random_exponential(multiplier=0.25, max=20)(state))
 
-def _wait(state: RetryCallState) -> float:
-    """Retry-After when the server sends one (capped), else exponential backoff with jitter."""
-    exc = state.outcome.exception() if state.outcome else None
-    if isinstance(exc, openai.APIStatusError):
-        header = exc.response.headers.get("retry-after")
+
+async def gather_or_cancel(coroutines: Iterable[Awaitable[Any]]) -> None:
+    """Run all; when one raises (a fatal error: bad key, no quota, a stalled run), cancel the rest at once rather
+    than let them keep asking, then raise it."""
+    tasks = [asyncio.ensure_future(c) for c in coroutines]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+def server_wait(headers: Any, message: str) -> float | None:
+    """Seconds a rate-limited answer asks to wait: `retry-after-ms`, `Retry-After` (seconds or a date), the
+    `x-ratelimit-reset-*` of an exhausted limit, or the message's "try again in Xs"; None if it says nothing."""
+    if headers.get("retry-after-ms") is not None:
         try:
-            if header is not None:
-                return min(max(float(header), 0.0), _MAX_RETRY_AFTER)
+            return max(0.0, float(headers["retry-after-ms"]) / 1000)
         except ValueError:
             pass
-    return float(wait_random_exponential(multiplier=0.25, max=20)(state))
+    after = headers.get("retry-after")
+    if after is not None:
+        seconds = parse_duration(after)
+        if seconds is None:
+            parsed = email.utils.parsedate_to_datetime(after) if after else None
+            seconds = None if parsed is None else max(0.0, parsed.timestamp() - time.time())
+        if seconds is not None:
+            return seconds
+    resets = [parse_duration(headers.get(f"x-ratelimit-reset-{kind}")) for kind in ("tokens", "requests")
+              if headers.get(f"x-ratelimit-remaining-{kind}") in ("0", None) or _low(headers, kind)]  # fmt: skip
+    known = [r for r in resets if r is not None]
+    if known:
+        return max(known)
+    found = _TRY_AGAIN.search(message)
+    return parse_duration(found.group(1)) if found else None
+
+
+def _low(headers: Any, kind: str) -> bool:
+    """The limit of this kind is the exhausted one: under 5% of it remains."""
+    try:
+        return float(headers[f"x-ratelimit-remaining-{kind}"]) < 0.05 * float(headers[f"x-ratelimit-limit-{kind}"])
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
+def _json_body(content: bytes) -> dict[str, Any]:
+    try:
+        data = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        raise ParseError("the response is not JSON") from None
+    if not isinstance(data, dict):
+        raise ParseError("the response is not a JSON object")
+    return data
 
 
 def _message(exc: BaseException) -> str:

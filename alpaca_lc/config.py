@@ -48,10 +48,13 @@ def load_yaml_config(path: Path, model: type[M], what: str) -> M:
 
 class Endpoint(_Closed):
     """An OpenAI-compatible endpoint. `base_url` None: the openai client's default (`OPENAI_BASE_URL`);
-    `api_key_env` None: a local server that needs no key."""
+    `api_key_env` None: a local server that needs no key. The limits, when set, cap this run's pace (else it
+    is learned from the endpoint's `x-ratelimit-*` headers)."""
 
     base_url: str | None = None
     api_key_env: str | None = "OPENAI_API_KEY"
+    tokens_per_minute: float | None = Field(default=None, gt=0)
+    requests_per_minute: float | None = Field(default=None, gt=0)
 
 
 class LeaderboardConfig(_Closed):
@@ -92,6 +95,9 @@ class JudgeRunConfig(_Closed):
     concurrency: int = Field(default=32, ge=1)
     timeout: float = Field(default=60.0, gt=0)
     max_attempts: int = Field(default=8, ge=1)
+    tpm: float | None = Field(default=None, gt=0)
+    rpm: float | None = Field(default=None, gt=0)
+    stall_timeout: float = Field(default=300.0, gt=0)
     max_cost: float | None = Field(default=None, ge=0)
     both_orders: bool = False
     progress: bool = True
@@ -150,6 +156,9 @@ class GenerateConfig(_Closed):
     concurrency: int = Field(default=32, ge=1)
     timeout: float = Field(default=600.0, gt=0)
     max_attempts: int = Field(default=8, ge=1)
+    tpm: float | None = Field(default=None, gt=0)
+    rpm: float | None = Field(default=None, gt=0)
+    stall_timeout: float = Field(default=300.0, gt=0)
 
 
 class GateConfig(_Closed):

@@ -5,19 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-
-from tqdm import tqdm
 
 from alpaca_lc.annotation.cache import Judgment, JudgmentCache, pair_key, request_key
 from alpaca_lc.annotation.judge import Judge
 from alpaca_lc.annotation.official import RenderError
 from alpaca_lc.annotation.parse import p_first_from_choice, preference_from_p_first
-from alpaca_lc.client import ChatClient, ChatRequest, ClientSettings, describe_failure
+from alpaca_lc.client import ChatClient, ChatRequest, ClientSettings, PaceReport, describe_failure, gather_or_cancel
 from alpaca_lc.errors import IncompleteError, InputError, UsageError
+from alpaca_lc.pacing import TokenEstimator
+from alpaca_lc.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +70,8 @@ class Tally:
     seconds: float = 0.0
     estimated_cost: float = 0.0
     estimated_tokens: int = 0
+    estimated_minutes: float | None = None  # at the known budget
+    pace: PaceReport | None = None
 
     def summary(self) -> str:
         """A few lines for stderr."""
@@ -79,6 +80,8 @@ class Tally:
             f"judgments: {self.requested} needed, {self.cached} cached, {self.identical} identical (1.5, no call), "
             f"{self.new} new in {self.seconds:.1f} s ({rate:.1f}/s), spent ${self.spent:.4f}",
         ]
+        if self.pace is not None and (self.pace.throttled or self.pace.waited or self.pace.limit_tokens_per_minute):
+            lines.append(self.pace.summary())
         if self.retries:
             lines.append("retries by cause: " + ", ".join(f"{k} {v}" for k, v in sorted(self.retries.items())))
         if self.failures:
@@ -161,20 +164,22 @@ def annotate(
 
 
 def estimate(pairs: list[Pair], judge: Judge, cache: JudgmentCache, options: AnnotateOptions) -> Tally:
-    """What a run would cost, from the cache state, without calling anything (--dry-run)."""
+    """What a run would cost, and take at a known budget, from the cache state, calling nothing (--dry-run)."""
     flat = [p for reqs in plan(pairs, judge, judge.name, options) for p in reqs]
     found = cache.get_many([p.key for p in flat])
     tally = Tally(requested=len(flat), cached=len(found), identical=sum(p.output_1 == p.output_2 for p in pairs))
+    tokens = TokenEstimator(judge.model)
     for p in flat:
         if p.key not in found and p.messages is not None:
-            tokens = _estimate_tokens(p.messages)
-            tally.estimated_tokens += tokens + judge.max_tokens
-            tally.estimated_cost += judge.price.cost(tokens, judge.max_tokens)
+            prompt = tokens.estimate(p.messages)
+            tally.estimated_tokens += prompt + judge.max_tokens
+            tally.estimated_cost += judge.price.cost(prompt, judge.max_tokens)
+    tpm = options.client.tpm or judge.endpoint.tokens_per_minute
+    rpm = options.client.rpm or judge.endpoint.requests_per_minute
+    calls = tally.requested - tally.cached
+    minutes = [tally.estimated_tokens / tpm if tpm else 0.0, calls / rpm if rpm else 0.0]
+    tally.estimated_minutes = max(minutes) if tpm or rpm else None
     return tally
-
-
-def _estimate_tokens(messages: list[dict[str, str]]) -> int:
-    return sum(len(m["content"]) for m in messages) // 4 + 4 * len(messages)
 
 
 async def _judge_all(
@@ -183,12 +188,13 @@ async def _judge_all(
     client = ChatClient(judge.endpoint, options.client)
     results: dict[str, Judgment] = {}
     reserved = 0.0
-    bar = tqdm(total=len(todo), desc="judging", unit="pair", file=sys.stderr, disable=not options.progress)
+    progress = Progress(len(todo), "judging", "pair", options.progress)
+    tokens = TokenEstimator(judge.model)
 
     async def one(req: Planned) -> None:
         nonlocal reserved
         assert req.messages is not None
-        estimate = judge.price.cost(_estimate_tokens(req.messages), judge.max_tokens)
+        estimate = judge.price.cost(tokens.estimate(req.messages), judge.max_tokens)
         if options.max_cost is not None and tally.spent + reserved + estimate > options.max_cost:
             tally.skipped_for_cost += 1
             return
@@ -206,7 +212,7 @@ async def _judge_all(
             return
         finally:
             reserved -= estimate
-            bar.update(1)
+            progress.update(1, **_pace_status(client, len(todo) - progress.done - 1, tally.spent))
         cost = judge.price.cost(done.prompt_tokens, done.completion_tokens)
         judgment = Judgment(
             req.key, judge.name, preference_from_p_first(done.value, req.model_first), json.dumps(done.choice),
@@ -215,15 +221,28 @@ async def _judge_all(
         results[req.key] = cache.put(judgment, p_first=done.value, model_first=req.model_first)
         tally.new += 1
         tally.spent += cost
-        bar.set_postfix(cached=tally.cached, failed=sum(tally.failures.values()), spent=f"${tally.spent:.3f}")
 
     try:
-        await asyncio.gather(*(one(r) for r in todo))
+        await gather_or_cancel(one(r) for r in todo)
     finally:
         tally.retries.update(client.retries)
-        bar.close()
+        tally.pace = client.report()
+        progress.close()
         await client.close()
     return results
+
+
+def _pace_status(client: ChatClient, remaining: int, spent: float) -> dict[str, str]:
+    """What the progress line shows beside the count: spend, pacing, and an ETA from the budget when known."""
+    pace = client.report()
+    status = {"spent": f"${spent:.3f}", "in_flight": str(pace.concurrency), "tpm": f"{pace.tokens_per_minute:,.0f}"}
+    if pace.limit_tokens_per_minute:
+        status["tpm"] += f"/{pace.limit_tokens_per_minute:,.0f}"
+        per_request = client.tokens_used / max(1, client.limit_successes)
+        status["eta"] = f"{remaining * per_request / pace.limit_tokens_per_minute:.1f} min"
+    if pace.waiting:
+        status["waiting"] = "budget"
+    return status
 
 
 def _assemble(planned: list[list[Planned]], found: dict[str, Judgment], tally: Tally) -> Annotated:

@@ -147,7 +147,8 @@ def build_pairs(config: AnnotateConfig) -> tuple[str, list[Pair]]:
 
 
 def _options(run: JudgeRunConfig) -> AnnotateOptions:
-    client = ClientSettings(concurrency=run.concurrency, timeout=run.timeout, max_attempts=run.max_attempts)
+    client = ClientSettings(concurrency=run.concurrency, timeout=run.timeout, max_attempts=run.max_attempts,
+                            tpm=run.tpm, rpm=run.rpm, stall_timeout=run.stall_timeout)  # fmt: skip
     return AnnotateOptions(client, run.max_cost, run.both_orders, progress=run.progress)
 
 

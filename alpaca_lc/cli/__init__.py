@@ -28,6 +28,9 @@ class _Group(click.Group):
         except AlpacaLCError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:  # finished work is already on disk (cache, partial files): say so, exit 130
+            click.echo("interrupted: finished work is kept; re-run to continue", err=True)
+            ctx.exit(130)
 
 
 @click.group(cls=_Group)

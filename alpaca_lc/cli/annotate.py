@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from alpaca_lc.cli.generate import generate_config, model_options
-from alpaca_lc.cli.options import calibration_option, eval_set_option, mix_judges_option
+from alpaca_lc.cli.options import calibration_option, eval_set_option, mix_judges_option, pace_options
 from alpaca_lc.config import AnnotateConfig, EvaluateConfig, JudgeRunConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,16 +43,17 @@ _JUDGE_OPTIONS = [
 
 
 def judge_options(func: F) -> F:
-    """The options `annotate` and `evaluate` share."""
+    """The options `annotate`, `evaluate` and `gate` share."""
     for option in reversed(_JUDGE_OPTIONS):
         func = option(func)
-    return func
+    return pace_options(func)
 
 
 def _annotate_config(model_outputs: Path, output: Path, opts: dict[str, Any]) -> AnnotateConfig:
     run = JudgeRunConfig(
         judge=opts["judge"], alpaca_eval_dir=opts["alpaca_eval_dir"], cache=opts["cache"],
-        concurrency=opts["concurrency"], timeout=opts["timeout"],
+        concurrency=opts["concurrency"], timeout=opts["timeout"], tpm=opts["tpm"], rpm=opts["rpm"],
+        stall_timeout=opts["stall_timeout"],
         max_attempts=opts["max_attempts"], max_cost=opts["max_cost"], both_orders=opts["both_orders"],
         progress=not opts["no_progress"],
     )  # fmt: skip
@@ -73,9 +74,10 @@ def annotate(model_outputs: Path, output: Path, **opts: Any) -> None:
     run = run_annotate(_annotate_config(model_outputs, output, opts))
     if run.estimate is not None:
         t = run.estimate
+        at_budget = "" if t.estimated_minutes is None else f", ~{t.estimated_minutes:.1f} min at the budget"
         click.echo(
             f"dry run: {t.requested} judgments needed, {t.cached} cached, {t.identical} identical; "
-            f"{t.requested - t.cached} calls, ~{t.estimated_tokens} tokens, ~${t.estimated_cost:.2f}"
+            f"{t.requested - t.cached} calls, ~{t.estimated_tokens} tokens, ~${t.estimated_cost:.2f}{at_budget}"
         )
         return
     assert run.result is not None

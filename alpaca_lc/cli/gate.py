@@ -42,7 +42,8 @@ def gate(ctx: click.Context, candidate: tuple[Path, ...], **opts: Any) -> None:
     from alpaca_lc.jsonio import write_text
     from alpaca_lc.report.gate_report import to_json, to_junit, to_markdown
 
-    run_keys = ("judge", "alpaca_eval_dir", "cache", "concurrency", "timeout", "max_attempts")
+    run_keys = ("judge", "alpaca_eval_dir", "cache", "concurrency", "timeout", "max_attempts", "tpm", "rpm",
+                "stall_timeout")  # fmt: skip
     run = JudgeRunConfig(progress=not opts["no_progress"], **{k: opts[k] for k in run_keys})
     keys = ("previous", "min_lc", "max_drop", "confidence", "on_inconclusive", "allow_flagged", "calibration",
             "bootstrap", "reference", "eval_set", "mix_judges")  # fmt: skip

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from alpaca_lc.cli.options import eval_set_option
+from alpaca_lc.cli.options import eval_set_option, pace_options
 from alpaca_lc.config import GenerateConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,6 +49,7 @@ def generate_config(model: str, output: Path, seed: int | None, opts: dict[str, 
 @click.option("--concurrency", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option("--timeout", default=600.0, show_default=True, type=click.FloatRange(min=0, min_open=True))
 @click.option("--max-attempts", default=8, show_default=True, type=click.IntRange(min=1))
+@pace_options
 @click.option("-o", "--output", default="model_outputs.json", type=click.Path(path_type=Path, dir_okay=False))
 def generate(model: str, output: Path, seed: int | None, **opts: Any) -> None:
     """Generate answers to the eval set's instructions; resumable, finished outputs are kept as they complete."""

@@ -43,3 +43,21 @@ def mix_judges_option(func: F) -> F:
         is_flag=True,
         help="Allow results of different judges (different scales) together; the output marks them.",
     )(func)
+
+
+_PACE_OPTIONS = [
+    click.option("--tpm", type=click.FloatRange(min=0, min_open=True), default=None,
+                 help="Tokens per minute to stay under (default: learned from the endpoint's x-ratelimit headers)."),
+    click.option("--rpm", type=click.FloatRange(min=0, min_open=True), default=None,
+                 help="Requests per minute to stay under (default: learned likewise)."),
+    click.option("--stall-timeout", type=click.FloatRange(min=0, min_open=True), default=300.0, show_default=True,
+                 help="Give up (exit 3, finished work kept) after this many seconds without a success while "
+                 "rate limited; rate limits never use up --max-attempts."),
+]  # fmt: skip
+
+
+def pace_options(func: F) -> F:
+    """`--tpm`, `--rpm`, `--stall-timeout`: pacing to a provider's limits, shared by every command that calls one."""
+    for option in reversed(_PACE_OPTIONS):
+        func = option(func)
+    return func

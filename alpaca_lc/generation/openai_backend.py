@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from alpaca_lc.client import ChatClient, ChatRequest, ClientSettings, describe_failure
+from alpaca_lc.client import ChatClient, ChatRequest, ClientSettings, describe_failure, gather_or_cancel
 from alpaca_lc.config import Endpoint
 from alpaca_lc.errors import IncompleteError
 from alpaca_lc.generation.base import Failure, Generation, GenerationRequest, OnResult
@@ -48,7 +48,7 @@ class OpenAIBackend:
             on_result(Generation(req.index, text, reason, done.prompt_tokens, done.completion_tokens))
 
         try:
-            await asyncio.gather(*(one(r) for r in requests))
+            await gather_or_cancel(one(r) for r in requests)
         finally:
             await client.close()
 

@@ -113,8 +113,9 @@ def run_generate(config: GenerateConfig) -> GenerateRun:
 
     if todo:
         client = ClientSettings(
-            concurrency=config.concurrency, timeout=config.timeout, max_attempts=config.max_attempts
-        )
+            concurrency=config.concurrency, timeout=config.timeout, max_attempts=config.max_attempts,
+            tpm=config.tpm, rpm=config.rpm, stall_timeout=config.stall_timeout,
+        )  # fmt: skip
         load_backend(model.backend)(model, client).generate(todo, on_result)
     run.seconds = time.perf_counter() - start
     if run.failures:

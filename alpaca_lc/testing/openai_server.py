@@ -1,12 +1,21 @@
-"""A small OpenAI-compatible chat-completions server on 127.0.0.1, with switchable faults.
+"""A small OpenAI-compatible chat-completions server on 127.0.0.1 (aiohttp), with switchable faults and limits.
 
 Answers `POST /v1/chat/completions` as a judge (a one-token answer `m` or `M` with top logprobs, when the
 request asks for logprobs) or as a generator (a deterministic text otherwise), after a set latency.
-Faults are drawn per request: 429 with Retry-After, 500, a hang past the client's timeout (then the
-connection is closed without an answer), and malformed bodies or answers without logprobs. `GET /stats`
-returns counters (`successes` counts only well-formed answers); `POST /config` switches settings while it
-runs. It serves only loopback, and stops by itself when its parent closes its stdin or after
-`--max-seconds`.
+
+- Faults are drawn per request: 429 with Retry-After, 500, a hang past the client's timeout (then the
+  connection is closed without an answer), and malformed bodies or answers without logprobs.
+- A budget mode behaves like OpenAI's rate limits: token and request buckets of `budget_tokens` and
+  `budget_requests` that refill continuously over `budget_window_s` (60 s is a per-minute limit; a shorter
+  window compresses time). A request is charged its prompt tokens plus `max_tokens` when admitted; one that
+  does not fit gets 429 with OpenAI's message ("... Please try again in 1.234s."), and Retry-After only when
+  `budget_retry_after` is set. Every answer carries `x-ratelimit-limit/remaining/reset-requests/tokens` in
+  OpenAI's format (`20ms`, `8.64s`, `6m0s`). `quota_exhausted` answers 429 `insufficient_quota` to everything.
+  Several clients of one server share its budget, as processes sharing one API key do.
+
+`GET /stats` returns counters (`successes` counts only well-formed answers, `tokens_billed` what admitted
+requests were charged); `POST /config` switches settings while it runs. It serves only loopback, and stops
+by itself when its parent closes its stdin or after `--max-seconds`.
 
 Run: python -m alpaca_lc.testing.openai_server --port 0 --latency-ms 200 [--rate-429 0.3 ...]
 (prints `listening on http://127.0.0.1:PORT` once ready).
@@ -29,6 +38,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from aiohttp import web
+
 
 @dataclass
 class Settings:
@@ -44,6 +55,33 @@ class Settings:
     seed: int = 0
     generation_words: int = 40
     record: str = ""  # a file each chat-completions request body is appended to, one JSON line each
+    budget_tokens: int = 0  # 0: no token limit
+    budget_requests: int = 0  # 0: no request limit
+    budget_window_s: float = 60.0
+    budget_retry_after: bool = False
+    quota_exhausted: bool = False
+
+
+@dataclass
+class Bucket:
+    """A continuously refilled bucket of `capacity` per `window` seconds (OpenAI's limits behave like this)."""
+
+    capacity: float
+    window: float
+    level: float
+    stamp: float
+
+    def refill(self, now: float) -> None:
+        self.level = min(self.capacity, self.level + (now - self.stamp) * self.capacity / self.window)
+        self.stamp = now
+
+    def wait_for(self, amount: float) -> float:
+        """Seconds until `amount` fits."""
+        return max(0.0, amount - self.level) * self.window / self.capacity
+
+    def reset(self) -> float:
+        """Seconds until full."""
+        return self.wait_for(self.capacity)
 
 
 @dataclass
@@ -53,6 +91,14 @@ class _State:
     counts: Counter[str] = field(default_factory=Counter)
     in_flight: int = 0
     peak_in_flight: int = 0
+    buckets: dict[str, Bucket] = field(default_factory=dict)
+
+    def configure(self, settings: Settings) -> None:
+        self.settings = settings
+        self.rng = random.Random(settings.seed)
+        now = time.monotonic()
+        limits = {"tokens": settings.budget_tokens, "requests": settings.budget_requests}
+        self.buckets = {k: Bucket(v, settings.budget_window_s, v, now) for k, v in limits.items() if v > 0}
 
 
 def judge_p_first(messages: list[dict[str, Any]]) -> float:
@@ -61,9 +107,13 @@ def judge_p_first(messages: list[dict[str, Any]]) -> float:
     return 0.02 + 0.96 * int.from_bytes(digest[:4], "big") / 2**32
 
 
+def prompt_tokens(body: dict[str, Any]) -> int:
+    """The server's token count of a request's messages (about 4 characters a token)."""
+    return sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4 + 1
+
+
 def _completion(body: dict[str, Any], settings: Settings) -> dict[str, Any]:
     messages = body.get("messages", [])
-    prompt_tokens = sum(len(str(m.get("content", ""))) for m in messages) // 4 + 1
     if body.get("logprobs"):
         p = judge_p_first(messages)
         top: list[dict[str, Any]] = [
@@ -96,27 +146,84 @@ def _completion(body: dict[str, Any], settings: Settings) -> dict[str, Any]:
             "logprobs": None,
         }
         completion_tokens = min(len(words), limit)
+    prompt = prompt_tokens(body)
     return {
         "id": "chatcmpl-local", "object": "chat.completion", "created": int(time.time()),
         "model": body.get("model", "local"), "choices": [choice],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt + completion_tokens},
     }  # fmt: skip
 
 
-def _response(status: int, payload: bytes, extra: dict[str, str] | None = None) -> bytes:
-    reason = {200: "OK", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error"}.get(status, "")
-    headers = {"Content-Type": "application/json", "Content-Length": str(len(payload)), **(extra or {})}
-    head = f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
-    return head.encode() + payload
+def openai_duration(seconds: float) -> str:
+    """A duration as OpenAI writes its reset headers: `20ms`, `8.64s`, `6m0s`, `1h2m3s`."""
+    if seconds < 1:
+        return f"{max(0, round(seconds * 1000))}ms"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours or minutes:
+        return (f"{int(hours)}h" if hours else "") + f"{int(minutes)}m{secs:.0f}s"
+    return f"{secs:.3g}s"
 
 
-async def _handle_completion(state: _State, body: dict[str, Any]) -> bytes | None:
+def _error(status: int, message: str, kind: str, code: str | None = None, headers: dict[str, str] | None = None
+           ) -> web.Response:  # fmt: skip
+    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    return web.json_response(body, status=status, headers=headers)
+
+
+def _limit_headers(state: _State, now: float) -> dict[str, str]:
+    headers = {}
+    for name, bucket in state.buckets.items():
+        bucket.refill(now)
+        headers[f"x-ratelimit-limit-{name}"] = str(int(bucket.capacity))
+        headers[f"x-ratelimit-remaining-{name}"] = str(int(bucket.level))
+        headers[f"x-ratelimit-reset-{name}"] = openai_duration(bucket.reset())
+    return headers
+
+
+def _admit(state: _State, body: dict[str, Any]) -> web.Response | None:
+    """Charge an admitted request to the budget; the 429 answer for one that does not fit."""
+    s, now = state.settings, time.monotonic()
+    if s.quota_exhausted:
+        state.counts["429_quota"] += 1
+        return _error(429, "You exceeded your current quota, please check your plan and billing details.",
+                      "insufficient_quota", "insufficient_quota")  # fmt: skip
+    cost = {"tokens": prompt_tokens(body) + int(body.get("max_tokens") or 0), "requests": 1}
+    for bucket in state.buckets.values():
+        bucket.refill(now)
+    short = [(name, b.wait_for(cost[name])) for name, b in state.buckets.items() if b.level < cost[name]]
+    if not short:
+        for name, bucket in state.buckets.items():
+            bucket.level -= cost[name]
+        state.counts["tokens_billed"] += cost["tokens"]
+        return None
+    name, wait = max(short, key=lambda item: item[1])
+    bucket = state.buckets[name]
+    state.counts["429"] += 1
+    state.counts["429_budget"] += 1
+    unit = {"tokens": "tokens per min (TPM)", "requests": "requests per min (RPM)"}[name]
+    message = (f"Rate limit reached for {body.get('model', 'local')} in organization org-local on {unit}: "
+               f"Limit {int(bucket.capacity)}, Used {int(bucket.capacity - bucket.level)}, Requested {cost[name]}. "
+               f"Please try again in {openai_duration(wait)}. Visit https://platform.openai.com/account/rate-limits"
+               " to learn more.")  # fmt: skip
+    headers = _limit_headers(state, now)
+    if s.budget_retry_after:
+        headers |= {"retry-after-ms": str(math.ceil(wait * 1000)), "retry-after": str(math.ceil(wait))}
+    return _error(429, message, "tokens" if name == "tokens" else "requests", "rate_limit_exceeded", headers)
+
+
+async def _completions(request: web.Request) -> web.StreamResponse:
+    state: _State = request.app["state"]
+    body = json.loads(await request.read() or b"{}")
     s = state.settings
     state.counts["requests"] += 1
     if s.record:
         with open(s.record, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(body, ensure_ascii=False) + "\n")
+    refused = _admit(state, body) if state.buckets or s.quota_exhausted else None
+    if refused is not None:
+        return refused
     await asyncio.sleep(s.latency_ms / 1000)
     draw = state.rng.random()
     for name, rate in (
@@ -127,86 +234,93 @@ async def _handle_completion(state: _State, body: dict[str, Any]) -> bytes | Non
     ):
         if draw < rate:
             state.counts[name] += 1
-            if name == "429":
-                error = json.dumps({"error": {"message": "rate limited", "type": "rate_limit"}}).encode()
-                return _response(429, error, {"Retry-After": f"{s.retry_after_s}"})
-            if name == "500":
-                return _response(500, json.dumps({"error": {"message": "boom", "type": "server_error"}}).encode())
-            if name == "hang":
-                await asyncio.sleep(s.hang_s)
-                return None  # close without an answer
-            return _malformed(body, state)
+            return await _fault(name, request, body, state)
         draw -= rate
     state.counts["successes"] += 1
-    return _response(200, json.dumps(_completion(body, s)).encode())
+    return web.json_response(_completion(body, s), headers=_limit_headers(state, time.monotonic()))
 
 
-def _malformed(body: dict[str, Any], state: _State) -> bytes:
+async def _fault(name: str, request: web.Request, body: dict[str, Any], state: _State) -> web.StreamResponse:
+    s = state.settings
+    if name == "429":
+        return _error(429, "rate limited", "rate_limit", headers={"Retry-After": f"{s.retry_after_s}"})
+    if name == "500":
+        return _error(500, "boom", "server_error")
+    if name == "hang":
+        await asyncio.sleep(s.hang_s)
+        if request.transport is not None:
+            request.transport.close()  # close without an answer
+        return web.Response(status=500)
     if state.rng.random() < 0.5 or not body.get("logprobs"):
-        return _response(200, b'{"id": "chatcmpl-broken", "choices": [')
-    completion = _completion(body, state.settings)
+        return web.Response(body=b'{"id": "chatcmpl-broken", "choices": [', content_type="application/json")
+    completion = _completion(body, s)
     completion["choices"][0]["logprobs"] = None
-    return _response(200, json.dumps(completion).encode())
+    return web.json_response(completion)
 
 
-async def _route(state: _State, method: str, path: str, body: bytes) -> bytes | None:
-    if method == "POST" and path.rstrip("/").endswith("/chat/completions"):
-        return await _handle_completion(state, json.loads(body or b"{}"))
-    if method == "GET" and path == "/stats":
-        stats = {**state.counts, "in_flight": state.in_flight, "peak_in_flight": state.peak_in_flight}
-        return _response(200, json.dumps(stats).encode())
-    if method == "POST" and path == "/config":
-        update = json.loads(body or b"{}")
-        known = {f.name for f in fields(Settings)}
-        state.settings = Settings(**{**asdict(state.settings), **{k: v for k, v in update.items() if k in known}})
-        state.rng = random.Random(state.settings.seed)
-        if update.get("reset_counts"):
-            state.counts.clear()
-        return _response(200, json.dumps(asdict(state.settings)).encode())
-    if method == "GET" and path.rstrip("/").endswith("/models"):
-        return _response(200, json.dumps({"object": "list", "data": [{"id": "local", "object": "model"}]}).encode())
-    if method == "GET" and path == "/health":
-        return _response(200, b"{}")
-    return _response(404, json.dumps({"error": {"message": f"no route {method} {path}"}}).encode())
-
-
-async def _serve_connection(state: _State, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+@web.middleware
+async def _count_in_flight(request: web.Request, handler: Any) -> web.StreamResponse:
+    state: _State = request.app["state"]
+    state.in_flight += 1
+    state.peak_in_flight = max(state.peak_in_flight, state.in_flight)
     try:
-        while True:
-            head = await reader.readuntil(b"\r\n\r\n")
-            lines = head.decode("latin-1").split("\r\n")
-            method, path, _ = lines[0].split(" ", 2)
-            headers = {k.strip().lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines[1:] if ":" in ln)}
-            body = await reader.readexactly(int(headers.get("content-length", "0")))
-            state.in_flight += 1
-            state.peak_in_flight = max(state.peak_in_flight, state.in_flight)
-            try:
-                answer = await _route(state, method, path, body)
-            finally:
-                state.in_flight -= 1
-            if answer is None:
-                break
-            writer.write(answer)
-            await writer.drain()
-    except (asyncio.IncompleteReadError, ConnectionError, ValueError):
-        pass
+        response: web.StreamResponse = await handler(request)
+        return response
     finally:
-        writer.close()
+        state.in_flight -= 1
+
+
+async def _stats(request: web.Request) -> web.Response:
+    state: _State = request.app["state"]
+    return web.json_response({**state.counts, "in_flight": state.in_flight, "peak_in_flight": state.peak_in_flight})
+
+
+async def _config(request: web.Request) -> web.Response:
+    state: _State = request.app["state"]
+    update = json.loads(await request.read() or b"{}")
+    known = {f.name for f in fields(Settings)}
+    state.configure(Settings(**{**asdict(state.settings), **{k: v for k, v in update.items() if k in known}}))
+    if update.get("reset_counts"):
+        state.counts.clear()
+        state.peak_in_flight = state.in_flight
+    return web.json_response(asdict(state.settings))
+
+
+def make_app(settings: Settings) -> web.Application:
+    """The server's aiohttp application."""
+    state = _State(settings, random.Random(settings.seed))
+    state.configure(settings)
+    app = web.Application(middlewares=[_count_in_flight], client_max_size=64 * 1024**2)
+    app["state"] = state
+    app.router.add_post("/v1/chat/completions", _completions)
+    app.router.add_post("/chat/completions", _completions)
+    app.router.add_get("/stats", _stats)
+    app.router.add_post("/config", _config)
+    app.router.add_get("/v1/models", _models)
+    app.router.add_get("/health", _health)
+    return app
+
+
+async def _models(request: web.Request) -> web.Response:
+    return web.json_response({"object": "list", "data": [{"id": "local", "object": "model"}]})
+
+
+async def _health(request: web.Request) -> web.Response:
+    return web.json_response({})
 
 
 async def _main(args: argparse.Namespace) -> None:
     settings = Settings(**{f.name: getattr(args, f.name) for f in fields(Settings)})
-    state = _State(settings, random.Random(settings.seed))
-    server = await asyncio.start_server(
-        lambda r, w: _serve_connection(state, r, w), "127.0.0.1", args.port, backlog=512
-    )
-    port = server.sockets[0].getsockname()[1]
+    runner = web.AppRunner(make_app(settings), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", args.port, backlog=1024)
+    await site.start()
+    port = runner.addresses[0][1]
     print(f"listening on http://127.0.0.1:{port}", flush=True)
     loop = asyncio.get_running_loop()
     stdin_closed = loop.run_in_executor(None, sys.stdin.read) if args.stop_on_stdin_eof else loop.create_future()
-    async with server:
-        await asyncio.wait([stdin_closed, asyncio.ensure_future(asyncio.sleep(args.max_seconds))],
-                           return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+    await asyncio.wait([stdin_closed, asyncio.ensure_future(asyncio.sleep(args.max_seconds))],
+                       return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
     os._exit(0)  # the stdin reader thread cannot be cancelled
 
 
@@ -217,7 +331,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-seconds", type=float, default=900.0, help="stop by itself after this long")
     parser.add_argument("--stop-on-stdin-eof", action="store_true", help="stop when the parent closes stdin")
     for f in fields(Settings):
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+        kind = type(f.default)
+        option = f"--{f.name.replace('_', '-')}"
+        if kind is bool:
+            parser.add_argument(option, type=lambda v: v.lower() in ("1", "true", "yes"), default=f.default)
+        else:
+            parser.add_argument(option, type=kind, default=f.default)
     asyncio.run(_main(parser.parse_args(argv)))
 
 

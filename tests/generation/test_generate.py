@@ -127,3 +127,16 @@ def test_bad_input_is_one_line(cli: Cli, tmp_path: Path) -> None:
                       env={"OPENAI_API_KEY": "sk-local"})  # fmt: skip
     assert unreachable.exit_code == 3 and "3 of 3 generations failed (connection 3)" in unreachable.stderr
     assert not out.exists()
+
+
+def test_openai_backend_paces_to_a_rate_limited_endpoint(cli: Cli, tmp_path: Path) -> None:
+    """Generation shares the judge's client: rate limits wait without using up an attempt."""
+    write_eval_set(tmp_path, 60)
+    # Each request is charged its prompt plus max_tokens (256): 40 in flight overdraw 3,000 tokens at once.
+    with LocalServer(generation_words=12, budget_tokens=3_000, budget_window_s=1.0) as server:
+        result = _generate(cli, server, tmp_path, "--max-new-tokens", "256", "--max-attempts", "1",
+                           "--concurrency", "40")  # fmt: skip
+        stats = server.stats()
+    assert result.exit_code == 0, result.output
+    assert len(json.loads((tmp_path / "outputs.json").read_text())) == 60 and stats["successes"] == 60
+    assert stats["429"] > 0

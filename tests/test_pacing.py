@@ -1,0 +1,86 @@
+"""The budget and the in-flight limit, unit by unit: what a provider's headers and 429 answers teach the client."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from alpaca_lc.client import server_wait
+from alpaca_lc.pacing import AdaptiveLimit, Bucket, Budget, parse_duration
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("20ms", 0.02), ("8.64s", 8.64), ("6m0s", 360.0), ("1h2m3s", 3723.0), ("1.5", 1.5), ("0s", 0.0), ("soon", None)],
+)
+def test_openai_durations(text: str, seconds: float | None) -> None:
+    assert parse_duration(text) == (None if seconds is None else pytest.approx(seconds))
+
+
+def test_rate_is_learned_from_headers_whatever_the_window() -> None:
+    """30,000 tokens per 2 s: (limit - remaining) / reset gives 15,000 a second, not 30,000 a minute."""
+    bucket = Bucket()
+    bucket.observe(30_000, 30_000, 0.0, now=0.0)
+    assert bucket.rate is None  # a full bucket tells nothing about its refill
+    for t, remaining in enumerate([24_000, 12_000, 3_000]):
+        bucket.observe(30_000, remaining, (30_000 - remaining) / 15_000, now=1.0 + t)
+    assert bucket.server_rate == pytest.approx(15_000) and bucket.capacity == 30_000
+    assert bucket.level <= 3_000  # never more than the server says remains
+    assert bucket.wait_for(4_500) == pytest.approx((4_500 - bucket.level) / bucket.rate)  # type: ignore[operator]
+
+
+def test_the_users_cap_wins_when_lower() -> None:
+    bucket = Bucket(user_rate=100.0)  # --tpm 6000
+    bucket.observe(30_000, 10_000, 20 / 15, now=0.0)
+    assert bucket.rate == 100.0 and bucket.capacity == 6_000
+
+
+def test_others_spending_on_the_key_slows_this_run_down() -> None:
+    """The server's count falls by more than this run spends: the difference is someone else's, per second."""
+    bucket = Bucket()
+    bucket.observe(30_000, 20_000, 10_000 / 15_000, now=0.0)
+    remaining = 20_000.0
+    for step in range(1, 40):
+        bucket.take(1_000)  # this run: 1,000 tokens per 0.1 s = 10,000/s
+        remaining += 1_500 - 1_000 - 400  # refill 15,000/s, this run, another process at 4,000/s
+        bucket.observe(30_000, remaining, (30_000 - remaining) / 15_000, now=step * 0.1)
+    assert bucket.foreign == pytest.approx(4_000, rel=0.05)
+    assert bucket.rate == pytest.approx(11_000, rel=0.05)
+
+
+def test_budget_paces_and_syncs() -> None:
+    async def run() -> float:
+        budget = Budget(tpm=60_000)  # 1,000 tokens a second, a bucket of 60,000
+        budget.buckets["tokens"].level = 0.0
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await budget.acquire(300)
+        return loop.time() - start
+
+    assert 0.25 < asyncio.run(run()) < 0.6
+
+
+def test_adaptive_limit_halves_once_per_round_and_grows_back() -> None:
+    limit = AdaptiveLimit(32)
+    limit.throttled(round_seconds=10)
+    limit.throttled(round_seconds=10)  # the same burst: one cut
+    assert limit.limit == 16
+    for _ in range(16):
+        limit.succeeded()
+    assert 16.9 < limit.limit < 17.1  # one more per round of successes
+
+
+def _headers(**values: str) -> dict[str, str]:
+    return {k.replace("_", "-"): v for k, v in values.items()}  # lower-case names, as httpx gives them
+
+
+def test_wait_asked_by_a_rate_limited_answer_in_order_of_authority() -> None:
+    message = "Rate limit reached for gpt-4 on tokens per min (TPM): Limit 30000. Please try again in 1.234s. Visit"
+    assert server_wait(_headers(retry_after_ms="250", retry_after="3"), message) == 0.25
+    assert server_wait(_headers(retry_after="3"), message) == 3.0
+    exhausted = _headers(x_ratelimit_limit_tokens="30000", x_ratelimit_remaining_tokens="100",
+                         x_ratelimit_reset_tokens="1.8s")  # fmt: skip
+    assert server_wait(exhausted, message) == pytest.approx(1.8)
+    assert server_wait(_headers(), message) == pytest.approx(1.234)
+    assert server_wait(_headers(), "rate limited") is None  # then: backoff with jitter
