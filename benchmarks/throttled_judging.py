@@ -56,7 +56,8 @@ def run(shared: Path, key: str, pairs: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, LocalServer(**settings) as server:
         root = Path(tmp)
         env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-bench",
-               "ALPACA_LC_EVAL_SET": str(shared / "eval_set.jsonl"), "ALPACA_LC_CACHE": str(root / "cache.sqlite")}  # fmt: skip
+               "ALPACA_LC_EVAL_SET": str(shared / "eval_set.jsonl"),
+               "ALPACA_LC_CACHE": str(root / "cache.sqlite")}  # fmt: skip
         start = time.perf_counter()
         procs = [
             subprocess.Popen([sys.executable, "-m", "alpaca_lc", "annotate", str(outputs(shared, root, m, pairs)),
