@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from statistics import NormalDist
 from typing import Any
-
-from scipy.stats import norm
 
 from alpaca_lc.gate import Check, GateResult, Release
 
@@ -45,7 +44,8 @@ def to_markdown(result: GateResult) -> str:
 def detectable_drop(result: GateResult) -> float:
     """The true drop beyond the threshold the paired test would catch 80% of the time, from the difference's SE."""
     assert result.paired is not None
-    return float((norm.ppf(result.confidence) + norm.ppf(0.80)) * result.paired.difference_se)
+    normal = NormalDist()
+    return float((normal.inv_cdf(result.confidence) + normal.inv_cdf(0.80)) * result.paired.difference_se)
 
 
 def _settle(check: Check) -> str:

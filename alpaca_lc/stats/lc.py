@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
-from scipy.stats import norm
 
 from alpaca_lc.stats.glm import fit_soft_logistic, logistic
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -139,10 +142,11 @@ def bias_corrected_interval(boot: FloatArray, estimate: float, level: float = 0.
         estimate: the statistic on the original sample.
         level: the interval's nominal coverage.
     """
+    normal = NormalDist()
     below = (np.sum(boot < estimate) + 0.5 * np.sum(boot == estimate)) / len(boot)
-    z0 = norm.ppf(np.clip(below, 1 / len(boot), 1 - 1 / len(boot)))
-    z = norm.ppf([(1 - level) / 2, (1 + level) / 2])
-    low, high = np.percentile(boot, 100 * norm.cdf(2 * z0 + z))
+    z0 = normal.inv_cdf(float(np.clip(below, 1 / len(boot), 1 - 1 / len(boot))))
+    shares = [normal.cdf(2 * z0 + normal.inv_cdf(q)) for q in ((1 - level) / 2, (1 + level) / 2)]
+    low, high = np.percentile(boot, [100 * q for q in shares])
     return float(low), float(high)
 
 
@@ -168,7 +172,7 @@ class LCDesign:
 
     @staticmethod
     def build(rows: ModelRows, gamed: GamedRows | None, spec: GLMSpec) -> LCDesign:
-        codes, keys = pd.factorize(pd.Index(rows.key))
+        codes, keys = factorize(rows.key)
         share = 1 / np.bincount(codes)[codes]
         valid = ~np.isnan(rows.preference)
         sd = _instruction_weighted_sd(rows.delta_len, share)
@@ -185,7 +189,7 @@ class LCDesign:
             np.vstack([x_m, x_g]),
             np.concatenate([y_m, gamed.preference - 1]),
             *model,
-            pd.Index(keys).get_indexer(gamed.key).astype(np.int64),
+            positions_in(keys, gamed.key),
             spec.regularize_lambda / 2,
         )
 
@@ -197,6 +201,21 @@ class LCDesign:
         c_g = np.where(self.gamed_row_of >= 0, c[:, np.maximum(self.gamed_row_of, 0)], 1.0)
         w = np.hstack([w_m, self.gamed_weight * c_g])
         return w[0] if counts.ndim == 1 else w
+
+
+def factorize(values: npt.NDArray[np.generic]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.generic]]:
+    """(code of each value, the distinct values), codes numbered in order of first appearance."""
+    uniques, first, inverse = np.unique(values, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return rank[inverse.ravel()].astype(np.int64), uniques[order]
+
+
+def positions_in(reference: npt.NDArray[np.generic], values: npt.NDArray[np.generic]) -> npt.NDArray[np.int64]:
+    """The position of each value in `reference` (distinct values), -1 where absent."""
+    where = {v: i for i, v in enumerate(reference.tolist())}
+    return np.fromiter((where.get(v, -1) for v in values.tolist()), dtype=np.int64, count=len(values))
 
 
 def _instruction_weighted_sd(delta_len: FloatArray, share: FloatArray) -> float:
@@ -242,4 +261,6 @@ def pairwise_lc_matrix(coefs: dict[str, FloatArray], difficulty: FloatArray) -> 
     d_int = c[None, :, INTERCEPT] - c[:, None, INTERCEPT]
     d_diff = c[None, :, DIFFICULTY] - c[:, None, DIFFICULTY]
     lc = logistic(d_int[..., None] + d_diff[..., None] * difficulty[None, None, :]).mean(axis=2) * 100
+    import pandas as pd
+
     return pd.DataFrame(lc.T, index=names, columns=names)

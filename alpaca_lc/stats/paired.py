@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from alpaca_lc.stats.glm import fit_soft_logistic
 from alpaca_lc.stats.lc import (
@@ -17,6 +16,7 @@ from alpaca_lc.stats.lc import (
     ModelRows,
     bias_corrected_interval,
     lc_from_coef,
+    positions_in,
 )
 
 FloatArray = npt.NDArray[np.float64]
@@ -38,7 +38,7 @@ class PairedLC:
 
 def _restrict(rows: ModelRows, keys: npt.NDArray[np.str_]) -> ModelRows:
     """The rows of `keys`' instructions, ordered as `keys`, so both releases' instruction counts line up."""
-    position = pd.Index(keys).get_indexer(rows.key)
+    position = positions_in(keys, rows.key)
     idx = np.flatnonzero(position >= 0)
     idx = idx[np.argsort(position[idx], kind="stable")]
     return rows.take(idx)

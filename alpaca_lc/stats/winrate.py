@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -36,7 +35,7 @@ def raw_metrics(preferences: npt.ArrayLike, keys: npt.ArrayLike | None = None) -
     prefs = np.asarray(preferences, dtype=float)
     valid = prefs[~np.isnan(prefs)] - 1.0
     n = valid.size
-    sem = _standard_error(valid if keys is None else pd.Series(prefs - 1.0).groupby(np.asarray(keys)).mean())
+    sem = _standard_error(valid if keys is None else _instruction_means(prefs - 1.0, np.asarray(keys)))
     # Discrete: each judgment rounded to a win or a loss; an exact tie counts half.
     discrete = np.where(valid == 0.5, 0.5, np.round(valid))
     return RawMetrics(
@@ -49,6 +48,17 @@ def raw_metrics(preferences: npt.ArrayLike, keys: npt.ArrayLike | None = None) -
         n_failed=int(prefs.size - n),
         discrete_win_rate=float(discrete.mean() * 100) if n else float("nan"),
     )
+
+
+def _instruction_means(values: FloatArray, keys: npt.NDArray[np.generic]) -> FloatArray:
+    """Mean of the valid values of each instruction (NaN for an instruction with none)."""
+    _, codes = np.unique(keys, return_inverse=True)
+    ok = ~np.isnan(values)
+    sums = np.bincount(codes[ok], weights=values[ok], minlength=codes.max() + 1)
+    counts = np.bincount(codes[ok], minlength=codes.max() + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means: FloatArray = sums / counts
+    return means
 
 
 def _standard_error(values: npt.ArrayLike) -> float:
