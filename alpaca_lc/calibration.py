@@ -11,18 +11,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+import numpy.typing as npt
 
 from alpaca_lc.errors import InputError
 from alpaca_lc.evalset import EvalSet, download_from_hub, load_eval_set
 from alpaca_lc.jsonio import write_atomic, write_json
 from alpaca_lc.stats.lc import GamedRows
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FloatArray = npt.NDArray[np.float64]
 
 FORMAT = "alpaca-lc/calibration-v1"
 BUNDLED = "alpaca_eval_2_calibration.json"
@@ -32,26 +39,94 @@ OFFICIAL_JUDGE = "weighted_alpaca_eval_gpt4_turbo"  # AlpacaEval fitted its cali
 
 
 @dataclass(frozen=True)
-class Calibration:
-    """Difficulty per instruction key, and the baseline's gamed-variant rows (None: fit unregularised)."""
+class GamedTable:
+    """The baseline's verbose/concise variants judged against the baseline: one row per (variant, instruction)."""
 
-    difficulty: pd.Series
-    gamed: pd.DataFrame | None  # columns: key, variant, std_delta_len, preference (in [1, 2])
+    key: npt.NDArray[np.str_]
+    variant: npt.NDArray[np.str_]
+    std_delta_len: FloatArray
+    preference: FloatArray  # in [1, 2]
+
+    def __len__(self) -> int:
+        return len(self.key)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Difficulty per instruction key, and the baseline's gamed-variant rows (None: fit unregularised).
+
+    Arrays, not pandas: every scoring command reads one, and pandas costs half a second to import.
+    `difficulty` and `gamed` give pandas views for the code that wants them (calibrate, tests).
+    """
+
+    keys: npt.NDArray[np.str_]
+    values: FloatArray
+    gamed_table: GamedTable | None
     source: str
     provenance: str = ""
     judge: str | None = None  # whose judgments it was fitted on
 
+    @staticmethod
+    def of(difficulty: Any, gamed: Any, source: str, provenance: str = "", judge: str | None = None) -> Calibration:
+        """From a mapping (or pandas Series) of key -> difficulty and gamed rows as a table or mapping of columns.
+
+        Args:
+            difficulty: key -> difficulty.
+            gamed: columns key, variant, std_delta_len, preference (a DataFrame or dict of sequences), or None.
+            source: where it came from, for messages.
+            provenance: free text stored with it.
+            judge: whose judgments it was fitted on.
+        """
+        items = dict(difficulty.items())
+        table = None
+        if gamed is not None and len(gamed["key"]):
+            table = GamedTable(np.asarray(gamed["key"], dtype=str), np.asarray(gamed["variant"], dtype=str),
+                               np.asarray(gamed["std_delta_len"], dtype=float),
+                               np.asarray(gamed["preference"], dtype=float))  # fmt: skip
+        keys = np.asarray(list(items), dtype=str)
+        return Calibration(keys, np.asarray(list(items.values()), dtype=float), table, source, provenance, judge)
+
+    @cached_property
+    def _position(self) -> dict[str, int]:
+        return {k: i for i, k in enumerate(self.keys.tolist())}
+
+    def difficulty_of(self, keys: npt.ArrayLike) -> FloatArray:
+        """The difficulty of each key (NaN where the calibration has none)."""
+        position = self._position
+        where = np.fromiter((position.get(k, -1) for k in np.asarray(keys).tolist()), dtype=np.int64)
+        found = np.append(self.values, np.nan)
+        return found[where]
+
+    def covers(self, keys: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        """Which keys have a difficulty."""
+        position = self._position
+        return np.fromiter((k in position for k in np.asarray(keys).tolist()), dtype=bool)
+
+    @property
+    def difficulty(self) -> pd.Series:
+        """The difficulties as a pandas Series indexed by key."""
+        import pandas as pd
+
+        return pd.Series(self.values, index=self.keys.tolist(), name="instruction_difficulty", dtype=float)
+
+    @property
+    def gamed(self) -> pd.DataFrame | None:
+        """The gamed rows as a pandas DataFrame (columns key, variant, std_delta_len, preference), or None."""
+        import pandas as pd
+
+        g = self.gamed_table
+        if g is None:
+            return None
+        return pd.DataFrame({"key": g.key.tolist(), "variant": g.variant.tolist(), "std_delta_len": g.std_delta_len,
+                             "preference": g.preference})  # fmt: skip
+
     def gamed_rows(self) -> GamedRows | None:
         """The gamed rows in the form the LC fit takes, or None when there are none."""
-        if self.gamed is None or self.gamed.empty:
+        g = self.gamed_table
+        if g is None or not len(g):
             return None
-        g = self.gamed
-        return GamedRows(
-            key=g["key"].to_numpy(dtype=str),
-            std_delta_len=g["std_delta_len"].to_numpy(dtype=float),
-            preference=g["preference"].to_numpy(dtype=float),
-            difficulty=self.difficulty.reindex(g["key"]).to_numpy(dtype=float),
-        )
+        return GamedRows(key=g.key, std_delta_len=g.std_delta_len, preference=g.preference,
+                         difficulty=self.difficulty_of(g.key))  # fmt: skip
 
 
 def resolve_calibration(choice: str, eval_set_path: Path | None = None) -> Calibration:
@@ -94,29 +169,32 @@ def read_calibration(path: Path) -> Calibration:
 def _parse_json(data: Any, source: str) -> Calibration:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise InputError(f'not a calibration file (expected "format": "{FORMAT}")', path=source)
-    try:
-        difficulty = pd.Series(data["difficulty"], dtype=float, name="instruction_difficulty")
-        gamed = pd.DataFrame(data["gamed"]) if data.get("gamed") else None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"malformed calibration: {exc}", path=source) from None
-    if difficulty.empty or difficulty.isna().any():
-        raise InputError("calibration has no (or non-numeric) difficulties", path=source)
     judge = data.get("judge") if isinstance(data.get("judge"), str) else None
-    return Calibration(difficulty, gamed, source, str(data.get("provenance", "")), judge)
+    try:
+        calibration = Calibration.of(data["difficulty"], data.get("gamed"), source, str(data.get("provenance", "")),
+                                     judge)  # fmt: skip
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(f"malformed calibration: {exc}", path=source) from None
+    if not len(calibration.values) or np.isnan(calibration.values).any():
+        raise InputError("calibration has no (or non-numeric) difficulties", path=source)
+    return calibration
 
 
 def write_calibration(path: Path, calibration: Calibration) -> None:
     """Write a calibration in alpaca-lc's JSON format (atomically)."""
     gamed = None
-    if calibration.gamed is not None:
-        gamed = {c: calibration.gamed[c].tolist() for c in ("key", "variant", "std_delta_len", "preference")}
+    if calibration.gamed_table is not None:
+        g = calibration.gamed_table
+        gamed = {"key": g.key.tolist(), "variant": g.variant.tolist(), "std_delta_len": g.std_delta_len.tolist(),
+                 "preference": g.preference.tolist()}  # fmt: skip
+    difficulty = dict(zip(calibration.keys.tolist(), np.round(calibration.values, 10).tolist(), strict=True))
     write_json(
         path,
         {
             "format": FORMAT,
             "provenance": calibration.provenance,
             "judge": calibration.judge,
-            "difficulty": {k: round(float(v), 10) for k, v in calibration.difficulty.items()},
+            "difficulty": difficulty,
             "gamed": gamed,
         },
     )
@@ -130,6 +208,8 @@ def read_alpaca_eval_calibration(difficulty_csv: Path, gamed_csv: Path | None, e
         gamed_csv: `df_gamed.csv` (columns incl. model, index, preference in [0, 1], std_delta_len), or None.
         eval_set: the eval set whose positions the files refer to.
     """
+    import pandas as pd
+
     keys = eval_set.keys
     table = _read_csv(difficulty_csv, ["instruction_difficulty"])
     index = table["index"] if "index" in table.columns else table.iloc[:, 0]
@@ -151,7 +231,7 @@ def read_alpaca_eval_calibration(difficulty_csv: Path, gamed_csv: Path | None, e
                 "preference": g["preference"].astype(float) + 1,
             }
         )
-    return Calibration(difficulty.rename("instruction_difficulty"), gamed, str(difficulty_csv), "AlpacaEval format")
+    return Calibration.of(difficulty, gamed, str(difficulty_csv), "AlpacaEval format")
 
 
 def write_alpaca_eval_calibration(calibration: Calibration, eval_set: EvalSet, folder: Path) -> None:
@@ -162,6 +242,8 @@ def write_alpaca_eval_calibration(calibration: Calibration, eval_set: EvalSet, f
         eval_set: the eval set that fixes the positions.
         folder: where `instruction_difficulty.csv` and `df_gamed.csv` are written.
     """
+    import pandas as pd
+
     position = {k: i for i, k in enumerate(eval_set.keys)}
     diff = calibration.difficulty.reindex(eval_set.keys).to_numpy(float)
     table = pd.DataFrame({"index": np.arange(len(diff)), "instruction_difficulty": diff})
@@ -185,6 +267,8 @@ def write_alpaca_eval_calibration(calibration: Calibration, eval_set: EvalSet, f
 
 
 def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
     try:
         table = pd.read_csv(path)
     except FileNotFoundError:
@@ -197,7 +281,9 @@ def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
     return table
 
 
-def check_coverage(calibration: Calibration, keys: pd.Series, sources: pd.Series, records: pd.Series) -> None:
+def check_coverage(
+    calibration: Calibration, keys: npt.ArrayLike, sources: Sequence[str] | npt.ArrayLike, records: npt.ArrayLike
+) -> None:
     """Fail when annotations name instructions the calibration (the eval set) does not cover.
 
     Args:
@@ -206,18 +292,17 @@ def check_coverage(calibration: Calibration, keys: pd.Series, sources: pd.Series
         sources: file per annotation (for the error message).
         records: record number per annotation (for the error message).
     """
-    known = keys.isin(calibration.difficulty.index)
+    known = calibration.covers(keys)
     if known.all():
         return
-    share = known.mean()
-    if share < 0.5:
+    if known.mean() < 0.5:
         raise InputError(
-            f"covers only {known.sum()} of {len(keys)} annotated instructions: a calibration for another eval set?",
+            f"covers only {known.sum()} of {len(known)} annotated instructions: a calibration for another eval set?",
             path=calibration.source,
         )
-    first = np.flatnonzero(~known.to_numpy())[0]
+    first = int(np.flatnonzero(~known)[0])
     raise InputError(
         "instruction not in the eval set (no difficulty for it in the calibration)",
-        path=sources.iloc[first],
-        record=int(records.iloc[first]),
+        path=str(np.asarray(sources, dtype=object)[first]),
+        record=int(np.asarray(records)[first]),
     )

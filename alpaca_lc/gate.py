@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+import numpy.typing as npt
 
 from alpaca_lc.annotation.annotator import Pair
 from alpaca_lc.annotation.run import build_pairs, judge_instrument, run_annotate
@@ -41,7 +41,7 @@ class PendingSample:
     """One file of a release, read and checked: its preferences, or the judging job that will make them."""
 
     name: str
-    keys: pd.Series
+    keys: npt.NDArray[np.str_]
     output_1: list[str]
     output_2: list[str]
     preferences: np.ndarray | None
@@ -129,11 +129,12 @@ def _read_sample(path: Path, config: GateConfig, calibration: Calibration) -> Pe
     """One file of a release: finished annotations (a file or results folder), or model outputs to judge."""
     if _is_annotations(path):
         table = read_annotations([path])
-        if table["model"].nunique() != 1:
-            raise InputError(f"holds annotations of {table['model'].nunique()} models; give one release", path=path)
-        name = str(table["model"].iloc[0])
-        instructions, out1, out2 = table["instruction"].tolist(), table["output_1"].tolist(), table["output_2"].tolist()
-        prefs, job = table["preference"].to_numpy(float), None
+        models = set(table.model.tolist())
+        if len(models) != 1:
+            raise InputError(f"holds annotations of {len(models)} models; give one release", path=path)
+        name = str(table.model[0])
+        instructions, out1, out2 = table.instruction.tolist(), table.output_1.tolist(), table.output_2.tolist()
+        prefs, job = table.preference, None
         instrument = instruments_by_model(table)[name]
     else:
         annotate = AnnotateConfig(
@@ -144,8 +145,8 @@ def _read_sample(path: Path, config: GateConfig, calibration: Calibration) -> Pe
         out1, out2 = [p.output_1 for p in pairs], [p.output_2 for p in pairs]
         prefs, job = None, (annotate, pairs)
         instrument = judge_instrument(config.run)
-    keys = instruction_keys(pd.Series(instructions, dtype=object))
-    check_coverage(calibration, keys, pd.Series(str(path), index=keys.index), pd.Series(range(1, len(keys) + 1)))
+    keys = instruction_keys(instructions)
+    check_coverage(calibration, keys, [str(path)] * len(keys), np.arange(1, len(keys) + 1))
     return PendingSample(name, keys, out1, out2, prefs, job, instrument)
 
 
@@ -160,10 +161,10 @@ def _judged(pending: PendingSample, calibration: Calibration) -> _Sample:
     assert prefs is not None
     out1, out2 = pending.output_1, pending.output_2
     rows = ModelRows(
-        pending.keys.to_numpy(str),
+        pending.keys,
         np.array([len(a) - len(b) for a, b in zip(out1, out2, strict=True)], dtype=float),
         prefs,
-        pending.keys.map(calibration.difficulty).to_numpy(float),
+        calibration.difficulty_of(pending.keys),
         is_baseline=out1 == out2,
     )
     return _Sample(rows, [len(o) for o in out2], screen(out2, out1))

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from alpaca_lc.errors import UsageError
+
+if TYPE_CHECKING:
+    from alpaca_lc.records import Annotations
 
 MIX_HINT = "--mix-judges ranks them together anyway, marked"
 
@@ -45,15 +47,16 @@ def _value(x: object) -> str | None:
     return None if x is None or (isinstance(x, float) and x != x) else str(x)
 
 
-def instruments_by_model(annotations: pd.DataFrame) -> dict[str, Instrument]:
+def instruments_by_model(annotations: Annotations) -> dict[str, Instrument]:
     """The instrument of each model's annotations; a model judged by two instruments is an error.
 
     Args:
-        annotations: validated annotations (columns `model`, `annotator`, `annotator_protocol`, `source`).
+        annotations: validated annotations.
     """
-    table = annotations[["model", "annotator", "annotator_protocol"]].drop_duplicates()
+    triples = dict.fromkeys(zip(annotations.model.tolist(), annotations.annotator.tolist(),
+                                annotations.annotator_protocol.tolist(), strict=True))  # fmt: skip
     found: dict[str, Instrument] = {}
-    for model, judge, protocol in table.itertuples(index=False):
+    for model, judge, protocol in triples:
         here = Instrument(_value(judge), _value(protocol))
         if model in found and here != found[model]:
             raise UsageError(f"model {model!r} was judged by two instruments, {found[model]} and {here}: "

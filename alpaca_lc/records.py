@@ -2,8 +2,10 @@
 
 Annotations come as `annotations.json` (old or new metadata schema), folders of them
 (`results/<model>/<judge>/annotations.json`, searched recursively), or parquet/JSONL tables with the same
-columns plus `model`. They are read into one DataFrame with the columns of `ANNOTATION_COLUMNS`; the
-preference is normalised to a float in [1, 2] with NaN for a failed judgment (legacy 0 becomes the tie 1.5).
+columns plus `model`. They are read as columns (`Annotations`: numpy arrays, one row per judgment) and
+validated column by column; only when a column fails its check are the records walked one by one, to name
+the first bad record. The preference is normalised to a float in [1, 2] with NaN for a failed judgment
+(legacy 0 becomes the tie 1.5). Nothing here imports pandas: every scoring command reads annotations.
 """
 
 from __future__ import annotations
@@ -12,16 +14,19 @@ import hashlib
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+import numpy.typing as npt
 
 from alpaca_lc.annotation.official import known_protocols
 from alpaca_lc.errors import InputError
 from alpaca_lc.jsonio import read_json_records
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ANNOTATION_COLUMNS = [
     "model",
@@ -37,6 +42,12 @@ ANNOTATION_COLUMNS = [
 ]
 REQUIRED_FIELDS = ("instruction", "output_1", "output_2", "preference")
 TIE = 1.5
+ObjectArray = npt.NDArray[np.object_]
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+_NUMBER = {int, float, type(None)}
+_TEXT = {str}
+_OPTIONAL_TEXT = {str, type(None)}
 
 
 def instruction_key(instruction: str) -> str:
@@ -44,11 +55,11 @@ def instruction_key(instruction: str) -> str:
     return hashlib.sha256(instruction.encode("utf-8")).hexdigest()[:16]
 
 
-def instruction_keys(instructions: pd.Series) -> pd.Series:
+def instruction_keys(instructions: Iterable[str]) -> npt.NDArray[np.str_]:
     """`instruction_key` of every entry, hashing each distinct text once."""
-    codes, uniques = pd.factorize(instructions)
-    hashed = np.array([instruction_key(s) for s in uniques], dtype=object)
-    return pd.Series(hashed[codes], index=instructions.index, dtype=object)
+    values = list(instructions)
+    hashed = {text: instruction_key(text) for text in dict.fromkeys(values)}
+    return np.array([hashed[text] for text in values], dtype="<U16")
 
 
 @dataclass(frozen=True)
@@ -85,19 +96,104 @@ def read_model_outputs(path: Path, *, name: str | None = None) -> list[ModelOutp
     return outputs
 
 
-def read_annotations(paths: Sequence[Path]) -> pd.DataFrame:
-    """Read annotations from files and folders into one validated table (columns `ANNOTATION_COLUMNS`).
+@dataclass(frozen=True)
+class Annotations:
+    """Validated annotations of one or many models as columns, one row per judgment.
+
+    `file` indexes `files`; `record` is the 1-based record number in its file (for messages). `model` is None
+    for judgments read without one (AlpacaEval's annotation cache); `raw_completion` only when asked for.
+    """
+
+    model: ObjectArray
+    instruction: ObjectArray
+    output_1: ObjectArray
+    output_2: ObjectArray
+    preference: FloatArray
+    annotator: ObjectArray
+    annotator_protocol: ObjectArray
+    raw_completion: ObjectArray
+    file: IntArray
+    record: IntArray
+    files: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.preference)
+
+    @property
+    def source(self) -> ObjectArray:
+        """The file of each row."""
+        return np.asarray(self.files, dtype=object)[self.file]
+
+    def where(self, row: int) -> tuple[str, int]:
+        """(file, record number) of a row, for messages."""
+        return self.files[int(self.file[row])], int(self.record[row])
+
+    def take(self, idx: npt.ArrayLike) -> Annotations:
+        """These rows (indices or a boolean mask)."""
+        columns = {f.name: getattr(self, f.name)[idx] for f in fields(self) if f.name != "files"}
+        return Annotations(**columns, files=self.files)
+
+    def groups(self) -> list[tuple[str, IntArray]]:
+        """Each model's name and row indices, models sorted by name, rows in reading order."""
+        names, codes = np.unique(self.model.astype(str), return_inverse=True)
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+        return [(str(n), order[bounds[i] : bounds[i + 1]]) for i, n in enumerate(names)]
+
+    def to_pandas(self) -> pd.DataFrame:
+        """A pandas DataFrame with `ANNOTATION_COLUMNS` (for code that wants one; costs the pandas import)."""
+        import pandas as pd
+
+        columns = {c: self.source if c == "source" else getattr(self, c) for c in ANNOTATION_COLUMNS}
+        return pd.DataFrame(columns)
+
+    @staticmethod
+    def concat(parts: Sequence[Annotations]) -> Annotations:
+        """One table from several (their files are renumbered)."""
+        files: list[str] = []
+        offsets = []
+        for part in parts:
+            offsets.append(len(files))
+            files.extend(part.files)
+        columns: dict[str, Any] = {
+            f.name: np.concatenate([getattr(p, f.name) for p in parts])
+            for f in fields(Annotations) if f.name not in ("files", "file")
+        }  # fmt: skip
+        columns["file"] = np.concatenate([p.file + off for p, off in zip(parts, offsets, strict=True)])
+        return Annotations(**columns, files=tuple(files))
+
+
+def read_annotations(paths: Sequence[Path], *, raw: bool = False) -> Annotations:
+    """Read annotations from files and folders into one validated table.
 
     Args:
         paths: `annotations.json` files, folders searched recursively for them, `.jsonl` or `.parquet` tables.
+        raw: also read the judge's raw completions (`raw_completion` / `preference_raw_completion`).
     """
-    frames = [_read_annotation_file(p) for p in expand_annotation_paths(paths)]
-    df = pd.concat(frames, ignore_index=True)
-    _check_duplicates(df)
+    table = Annotations.concat([_read_file(p, raw=raw) for p in expand_annotation_paths(paths)])
+    _check_duplicates(table)
     # Files made by AlpacaEval name the evaluator only; its name fixes its protocol (AlpacaEval 0.6.6's).
-    known = df["annotator"].map(known_protocols())
-    df["annotator_protocol"] = df["annotator_protocol"].where(df["annotator_protocol"].notna(), known)
-    return df
+    missing = np.flatnonzero([p is None for p in table.annotator_protocol.tolist()])
+    if len(missing):
+        known = known_protocols()
+        protocol = table.annotator_protocol.copy()
+        protocol[missing] = [known.get(a) if a else None for a in table.annotator[missing].tolist()]
+        table = replace(table, annotator_protocol=protocol)
+    return table
+
+
+def read_pair_judgments(paths: Sequence[Path]) -> Annotations:
+    """Judgments to import into the cache: AlpacaEval annotation files, or AlpacaEval's own annotation cache
+    (`annotations_seed0_configs.json`, which names no model and marks a missing judgment with -1).
+
+    Returns the valid judgments only, with their raw completions.
+
+    Args:
+        paths: files, or folders searched recursively for `annotations.json`.
+    """
+    parts = [_read_file(p, raw=True, model_required=False) for p in expand_annotation_paths(paths)]
+    table = Annotations.concat(parts)
+    return table.take(~np.isnan(table.preference))
 
 
 def expand_annotation_paths(paths: Iterable[Path]) -> list[Path]:
@@ -116,77 +212,149 @@ def expand_annotation_paths(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def _read_annotation_file(path: Path) -> pd.DataFrame:
-    records = _read_parquet_records(path) if path.suffix == ".parquet" else read_json_records(path)
-    rows = [_annotation_row(rec, path, i) for i, rec in enumerate(records, start=1)]
-    return pd.DataFrame(rows, columns=ANNOTATION_COLUMNS)
+_WANTED = ("model", "generator_2", *REQUIRED_FIELDS, "annotator", "annotator_protocol")
 
 
-def read_pair_judgments(paths: Sequence[Path]) -> pd.DataFrame:
-    """Judgments to import into the cache: AlpacaEval annotation files, or AlpacaEval's own annotation cache
-    (`annotations_seed0_configs.json`, which names no model and marks a missing judgment with -1).
-
-    Returns the valid judgments only: columns instruction, output_1, output_2, preference, annotator,
-    raw_completion, source, record.
-
-    Args:
-        paths: files, or folders searched recursively for `annotations.json`.
-    """
-    rows = []
-    for path in expand_annotation_paths(paths):
-        records = _read_parquet_records(path) if path.suffix == ".parquet" else read_json_records(path)
-        for i, rec in enumerate(records, start=1):
-            for field in REQUIRED_FIELDS:
-                if field not in rec:
-                    raise InputError(f"missing field '{field}'", path=path, record=i)
-            if rec["preference"] == -1:  # AlpacaEval's cache: no judgment
-                continue
-            pref = parse_preference(rec["preference"], path, i)
-            if math.isnan(pref):
-                continue
-            raw = rec.get("raw_completion", rec.get("preference_raw_completion"))
-            annotator = rec.get("annotator")
-            rows.append((
-                _require_str(rec, "instruction", path, i), _require_str(rec, "output_1", path, i, allow_empty=True),
-                _require_str(rec, "output_2", path, i, allow_empty=True), pref,
-                annotator if isinstance(annotator, str) else None,
-                raw if raw is None or isinstance(raw, str) else json.dumps(raw), str(path), i,
-            ))  # fmt: skip
-    columns = ["instruction", "output_1", "output_2", "preference", "annotator", "raw_completion", "source", "record"]
-    return pd.DataFrame(rows, columns=columns)
-
-
-def _read_parquet_records(path: Path) -> list[dict[str, Any]]:
+def _read_file(path: Path, *, raw: bool, model_required: bool = True) -> Annotations:
+    """One file's annotations: its columns checked as columns; the records are walked only to name an error."""
+    wanted = (*_WANTED, "raw_completion", "preference_raw_completion") if raw else _WANTED
+    columns, records = _parquet_columns(path, wanted) if path.suffix == ".parquet" else _json_columns(path, wanted)
     try:
-        table = pd.read_parquet(path)
+        return _from_columns(columns, path, raw=raw, model_required=model_required)
+    except _NeedsRecordWalk:
+        rows = records() if callable(records) else records
+        for i, rec in enumerate(rows, start=1):  # raises at the first bad record
+            _check_record(rec, path, i, model_required=model_required)
+        raise InputError("cannot read these annotations (unexpected value types)", path=path) from None
+
+
+class _NeedsRecordWalk(Exception):
+    """A column failed its check: walk the records to name the first bad one."""
+
+
+def _json_columns(path: Path, wanted: Sequence[str]) -> tuple[dict[str, list[Any]], list[dict[str, Any]]]:
+    records = read_json_records(path)
+    columns = {f: [r.get(f) for r in records] for f in wanted}
+    for field in REQUIRED_FIELDS:  # present but null, or absent: only the second is an error
+        if None in columns[field] and any(field not in records[i] for i in _none_rows(columns[field])):
+            raise _first_missing(records, field, path)
+    return columns, records
+
+
+def _none_rows(values: list[Any]) -> list[int]:
+    return [i for i, v in enumerate(values) if v is None]
+
+
+def _first_missing(records: list[dict[str, Any]], field: str, path: Path) -> InputError:
+    first = next(i for i, r in enumerate(records, start=1) if field not in r)
+    return InputError(f"missing field '{field}'", path=path, record=first)
+
+
+def _parquet_columns(path: Path, wanted: Sequence[str]) -> tuple[dict[str, list[Any] | ObjectArray], Any]:
+    import pyarrow.parquet as pq
+
+    try:
+        file = pq.ParquetFile(path)
+        present = [c for c in wanted if c in file.schema_arrow.names]
+        table = file.read(columns=present, use_threads=False)
     except Exception as exc:  # pyarrow raises several unrelated types for a bad file
         raise InputError(f"cannot read parquet: {exc}", path=path) from None
-    if table.empty:
+    if table.num_rows == 0:
         raise InputError("empty file", path=path)
-    optional = ("model", "generator_2", "annotator", "annotator_protocol", "raw_completion",
-                "preference_raw_completion")  # fmt: skip
-    keep = [c for c in (*optional, *REQUIRED_FIELDS) if c in table.columns]
-    return table[keep].to_dict("records")
+    for field in REQUIRED_FIELDS:
+        if field not in present:
+            raise InputError(f"missing field '{field}'", path=path, record=1)
+    columns: dict[str, list[Any] | ObjectArray] = {c: table.column(c).to_numpy(zero_copy_only=False) for c in present}
+    n = table.num_rows
+    for c in wanted:
+        columns.setdefault(c, np.full(n, None, dtype=object))
+    return columns, table.to_pylist  # records, built only if an error must be named
 
 
-def _annotation_row(rec: dict[str, Any], path: Path, i: int) -> tuple[Any, ...]:
+def _from_columns(columns: dict[str, Any], path: Path, *, raw: bool, model_required: bool) -> Annotations:
+    n = len(columns["instruction"])
+    instruction = _text(columns["instruction"])
+    if not all(s.strip() for s in dict.fromkeys(instruction.tolist())):  # each distinct text checked once
+        raise _NeedsRecordWalk
+    output_1, output_2 = _text(columns["output_1"]), _text(columns["output_2"])
+    model = _model_column(columns, model_required)
+    preference = _preferences(columns["preference"], allow_missing_marker=not model_required)
+    raw_completion = np.full(n, None, dtype=object)
+    if raw:
+        pairs = zip(columns["raw_completion"], columns["preference_raw_completion"], strict=True)
+        raw_values = [r if r is not None else p for r, p in pairs]
+        raw_completion = np.array([v if v is None or isinstance(v, str) else json.dumps(v) for v in raw_values],
+                                  dtype=object)  # fmt: skip
+    return Annotations(
+        model=model, instruction=instruction, output_1=output_1, output_2=output_2, preference=preference,
+        annotator=_optional_text(columns["annotator"]),
+        annotator_protocol=_optional_text(columns["annotator_protocol"]),
+        raw_completion=raw_completion, file=np.zeros(n, dtype=np.int64), record=np.arange(1, n + 1, dtype=np.int64),
+        files=(str(path),),
+    )  # fmt: skip
+
+
+def _as_objects(values: Any) -> ObjectArray:
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        return values
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(values)
+    return out
+
+
+def _text(values: Any) -> ObjectArray:
+    array = _as_objects(values)
+    if not set(map(type, array.tolist())) <= _TEXT:
+        raise _NeedsRecordWalk
+    return array
+
+
+def _optional_text(values: Any) -> ObjectArray:
+    array = _as_objects(values)
+    if set(map(type, array.tolist())) <= _OPTIONAL_TEXT:
+        return array
+    return _as_objects([v if isinstance(v, str) else None for v in array.tolist()])
+
+
+def _model_column(columns: dict[str, Any], required: bool) -> ObjectArray:
+    model = _as_objects(columns["model"]).tolist()
+    generator = _as_objects(columns["generator_2"]).tolist()
+    names = [m or g for m, g in zip(model, generator, strict=True)]
+    if (required and not set(map(type, names)) <= _TEXT) or (required and "" in names):
+        raise _NeedsRecordWalk
+    return _as_objects([n if isinstance(n, str) and n else None for n in names])
+
+
+def _preferences(values: Any, *, allow_missing_marker: bool) -> FloatArray:
+    if isinstance(values, np.ndarray) and values.dtype.kind == "f":
+        pref = values.astype(float)
+    else:
+        listed = list(values)
+        if not set(map(type, listed)) <= _NUMBER:  # a bool, a string, ...
+            raise _NeedsRecordWalk
+        pref = np.array(listed, dtype=float)
+    if allow_missing_marker:
+        pref[pref == -1] = np.nan  # AlpacaEval's annotation cache: no judgment
+    pref[pref == 0] = TIE  # legacy tie
+    with np.errstate(invalid="ignore"):
+        if ((pref < 1) | (pref > 2)).any():
+            raise _NeedsRecordWalk
+    return pref
+
+
+def _check_record(rec: dict[str, Any], path: Path, i: int, *, model_required: bool) -> None:
+    """One record's checks, the first failing one raised as one line naming the file and record."""
     for field in REQUIRED_FIELDS:
         if field not in rec:
             raise InputError(f"missing field '{field}'", path=path, record=i)
     model = rec.get("model") or rec.get("generator_2")
-    if not isinstance(model, str) or not model:
+    if model_required and (not isinstance(model, str) or not model):
         raise InputError("missing field 'generator_2' (or 'model'): which model was judged", path=path, record=i)
-    instruction = _require_str(rec, "instruction", path, i)
-    out1 = _require_str(rec, "output_1", path, i, allow_empty=True)
-    out2 = _require_str(rec, "output_2", path, i, allow_empty=True)
-    pref = parse_preference(rec["preference"], path, i)
-    raw = rec.get("raw_completion", rec.get("preference_raw_completion"))
-    if raw is not None and not isinstance(raw, str):
-        raw = json.dumps(raw)
-    annotator = rec.get("annotator")
-    protocol = rec.get("annotator_protocol")
-    return (model, instruction, out1, out2, pref, str(path), i, annotator if isinstance(annotator, str) else None,
-            protocol if isinstance(protocol, str) else None, raw)  # fmt: skip
+    _require_str(rec, "instruction", path, i)
+    _require_str(rec, "output_1", path, i, allow_empty=True)
+    _require_str(rec, "output_2", path, i, allow_empty=True)
+    if not (rec["preference"] == -1 and not model_required):
+        parse_preference(rec["preference"], path, i)
 
 
 def _require_str(rec: dict[str, Any], field: str, path: Path, i: int, *, allow_empty: bool = False) -> str:
@@ -196,7 +364,7 @@ def _require_str(rec: dict[str, Any], field: str, path: Path, i: int, *, allow_e
     return value
 
 
-def parse_preference(value: Any, path: Path, i: int) -> float:
+def parse_preference(value: Any, path: Path | str, i: int) -> float:
     """Normalise one preference: a float in [1, 2], legacy 0 as the tie 1.5, null (failed) as NaN."""
     if value is None:
         return math.nan
@@ -216,13 +384,22 @@ def parse_preference(value: Any, path: Path, i: int) -> float:
     return pref
 
 
-def _check_duplicates(df: pd.DataFrame) -> None:
-    dup = df.duplicated(["model", "instruction"], keep="first")
-    if dup.any():
-        row = df[dup].iloc[0]
-        first = df[(df.model == row.model) & (df.instruction == row.instruction)].iloc[0]
-        raise InputError(
-            f"duplicate instruction for model '{row.model}' (first at {first.source} record {first.record})",
-            path=row.source,
-            record=int(row.record),
-        )
+def _check_duplicates(table: Annotations) -> None:
+    """One judgment per (model, instruction): the first repeat is named with where the first one was."""
+    _, model_codes = np.unique(table.model.astype(str), return_inverse=True)
+    position: dict[str, int] = {}
+    instruction_codes = np.fromiter((position.setdefault(s, len(position)) for s in table.instruction.tolist()),
+                                    dtype=np.int64, count=len(table))  # fmt: skip
+    pair = model_codes.astype(np.int64) * (len(position) + 1) + instruction_codes
+    _, first, counts = np.unique(pair, return_index=True, return_counts=True)
+    if (counts == 1).all():
+        return
+    seen = np.zeros(len(pair), dtype=bool)
+    seen[first] = True
+    row = int(np.flatnonzero(~seen)[0])
+    original = int(first[np.searchsorted(np.unique(pair), pair[row])])
+    where, record = table.where(original)
+    path, at = table.where(row)
+    raise InputError(
+        f"duplicate instruction for model '{table.model[row]}' (first at {where} record {record})", path=path, record=at
+    )

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import zlib
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from alpaca_lc.calibration import Calibration, check_coverage, resolve_calibration, write_calibration
@@ -20,10 +21,13 @@ from alpaca_lc.config import CalibrateConfig, LeaderboardConfig
 from alpaca_lc.errors import InputError
 from alpaca_lc.evalset import EvalSet, load_eval_set
 from alpaca_lc.instrument import UNKNOWN, Instrument, check_one_instrument, instruments_by_model
-from alpaca_lc.records import instruction_keys, read_annotations
-from alpaca_lc.stats.difficulty import fit_joint_difficulty
+from alpaca_lc.records import Annotations, instruction_keys, read_annotations
+from alpaca_lc.screening import Flag, screen
 from alpaca_lc.stats.lc import DEFAULT_SPEC, SPECS, GamedRows, GLMSpec, LCResult, ModelRows, length_controlled
 from alpaca_lc.stats.winrate import RawMetrics, average_length, raw_metrics
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +51,7 @@ LEADERBOARD_COLUMNS = [
     "lc_regularized",
     "judge",
     "judge_protocol",
+    "flags",
 ]
 
 
@@ -59,11 +64,13 @@ class ModelScore:
     avg_length: int
     lc: LCResult
     instrument: Instrument = UNKNOWN
+    flags: tuple[Flag, ...] = ()
 
     def row(self) -> dict[str, object]:
         """The row as a flat dict in `LEADERBOARD_COLUMNS` order."""
         flat: dict[str, object] = {"model": self.model, **asdict(self.raw), "avg_length": self.avg_length}
         flat["judge"], flat["judge_protocol"] = self.instrument.judge, self.instrument.protocol
+        flat["flags"] = "; ".join(f"{f.name}: {f.reason}" for f in self.flags)
         flat["length_controlled_winrate"] = self.lc.length_controlled_winrate
         flat["lc_standard_error"] = self.lc.lc_standard_error
         flat["lc_ci_low"] = self.lc.lc_ci_low
@@ -72,14 +79,19 @@ class ModelScore:
         return {c: flat[c] for c in LEADERBOARD_COLUMNS}
 
 
-def leaderboard_table(scores: list[ModelScore]) -> pd.DataFrame:
-    """Scores as a table sorted by LC win rate (best first)."""
-    table = pd.DataFrame([s.row() for s in scores], columns=LEADERBOARD_COLUMNS)
-    return table.sort_values("length_controlled_winrate", ascending=False, kind="stable").reset_index(drop=True)
+def leaderboard_table(scores: list[ModelScore]) -> list[dict[str, object]]:
+    """Scores as leaderboard rows (dicts in `LEADERBOARD_COLUMNS` order) sorted by LC win rate, best first."""
+    rows = [s.row() for s in scores]
+    return sorted(rows, key=lambda r: -_sort_value(r["length_controlled_winrate"]))
+
+
+def _sort_value(value: object) -> float:
+    number = float(value) if isinstance(value, int | float) else math.nan
+    return -math.inf if math.isnan(number) else number
 
 
 def score_annotations(
-    annotations: pd.DataFrame,
+    annotations: Annotations,
     calibration: Calibration,
     *,
     n_boot: int = 1000,
@@ -96,8 +108,8 @@ def score_annotations(
             interval does not depend on which other models are scored with it.
         spec: the LC GLM spec.
     """
-    keys = instruction_keys(annotations["instruction"])
-    check_coverage(calibration, keys, annotations["source"], annotations["record"])
+    keys = instruction_keys(annotations.instruction.tolist())
+    check_coverage(calibration, keys, annotations.source, annotations.record)
     gamed = calibration.gamed_rows()
     if gamed is None:
         logger.warning(
@@ -105,13 +117,14 @@ def score_annotations(
             calibration.source,
         )
     columns = _Columns.of(annotations, keys, calibration)
-    groups = sorted((str(m), idx) for m, idx in annotations.groupby("model").indices.items())
+    groups = annotations.groups()
     instruments = instruments_by_model(annotations)
 
     def score(item: tuple[str, npt.NDArray[np.int64]]) -> ModelScore:
         model, idx = item
         scored = _score_model(model, columns.take(idx), gamed, spec, n_boot, _model_seed(seed, model))
-        return dataclasses.replace(scored, instrument=instruments[model])
+        flags = screen(annotations.output_2[idx].tolist(), annotations.output_1[idx].tolist())
+        return dataclasses.replace(scored, instrument=instruments[model], flags=tuple(flags))
 
     # Each fit is many small matrix products: one BLAS thread per fit and one fit per core beats
     # BLAS threads spinning on products too small to split. numpy releases the GIL inside them.
@@ -132,16 +145,17 @@ class _Columns:
     source: npt.NDArray[np.str_]
 
     @staticmethod
-    def of(annotations: pd.DataFrame, keys: pd.Series, calibration: Calibration) -> _Columns:
-        out1, out2 = annotations["output_1"], annotations["output_2"]
+    def of(annotations: Annotations, keys: npt.NDArray[np.str_], calibration: Calibration) -> _Columns:
+        out1, out2 = annotations.output_1, annotations.output_2
+        n = len(annotations)
         return _Columns(
-            key=keys.to_numpy(str),
-            len_1=out1.str.len().to_numpy(float),
-            len_2=out2.str.len().to_numpy(float),
-            identical=(out1 == out2).to_numpy(bool),
-            preference=annotations["preference"].to_numpy(float),
-            difficulty=keys.map(calibration.difficulty).to_numpy(float),
-            source=annotations["source"].to_numpy(str),
+            key=keys,
+            len_1=np.fromiter(map(len, out1.tolist()), dtype=float, count=n),
+            len_2=np.fromiter(map(len, out2.tolist()), dtype=float, count=n),
+            identical=np.asarray(out1 == out2, dtype=bool),
+            preference=annotations.preference,
+            difficulty=calibration.difficulty_of(keys),
+            source=annotations.source.astype(str),
         )
 
     def take(self, idx: npt.NDArray[np.int64]) -> _Columns:
@@ -163,7 +177,7 @@ def _model_seed(seed: int, model: str) -> int:
 
 
 def calibrate(
-    annotations: pd.DataFrame, gamed: pd.DataFrame | None, *, ridge: float = 1.0, provenance: str = ""
+    annotations: Annotations, gamed: Annotations | None, *, ridge: float = 1.0, provenance: str = ""
 ) -> Calibration:
     """Fit instruction difficulties jointly over many models, and attach the gamed-baseline rows.
 
@@ -174,25 +188,31 @@ def calibrate(
         ridge: L2 penalty on the instruction terms (see `stats.difficulty`).
         provenance: free text stored in the calibration file.
     """
-    both = annotations if gamed is None else pd.concat([annotations, gamed], ignore_index=True)
+    import pandas as pd
+
+    from alpaca_lc.stats.difficulty import fit_joint_difficulty
+
+    frame = annotations.to_pandas()
+    gamed_frame = None if gamed is None else gamed.to_pandas()
+    both = frame if gamed_frame is None else pd.concat([frame, gamed_frame], ignore_index=True)
     # The baseline judged against itself carries no information about instructions; a real model's answer
     # that happens to equal the baseline's is a tie, which does.
     identical = (both["output_1"] == both["output_2"]).groupby(both["model"]).transform("all")
     both = both[~identical]
     if both["model"].nunique() < 2:
-        raise InputError(
-            "calibration needs annotations of at least two models", path=str(annotations["source"].iloc[0])
-        )
+        raise InputError("calibration needs annotations of at least two models", path=annotations.files[0])
     delta = both["output_1"].str.len() - both["output_2"].str.len()
-    keys = instruction_keys(both["instruction"])
+    keys = instruction_keys(both["instruction"].tolist())
     fit = fit_joint_difficulty(both["model"], keys, delta, both["preference"], ridge=ridge)
     logger.info("joint fit over %d models converged in %d Newton steps", both["model"].nunique(), fit.iterations)
-    judges = annotations["annotator"].dropna().unique()
+    judges = frame["annotator"].dropna().unique()
     judge = str(judges[0]) if len(judges) == 1 else None
-    return Calibration(fit.difficulty, _gamed_table(gamed), "calibrate", provenance, judge)
+    return Calibration.of(fit.difficulty, _gamed_table(gamed_frame), "calibrate", provenance, judge)
 
 
 def _gamed_table(gamed: pd.DataFrame | None) -> pd.DataFrame | None:
+    import pandas as pd
+
     if gamed is None:
         return None
     delta = gamed["output_1"].str.len() - gamed["output_2"].str.len()
@@ -200,7 +220,7 @@ def _gamed_table(gamed: pd.DataFrame | None) -> pd.DataFrame | None:
     return (
         pd.DataFrame(
             {
-                "key": instruction_keys(gamed["instruction"]),
+                "key": instruction_keys(gamed["instruction"].tolist()),
                 "variant": gamed["model"],
                 "std_delta_len": delta / sd,
                 "preference": gamed["preference"],
@@ -236,7 +256,7 @@ def run_leaderboard(config: LeaderboardConfig) -> LeaderboardRun:
     )
     notes += [f"LC spec {config.spec}, calibration {calibration.source}"]
     notes += calibration_notes(calibration, instruments.values())
-    if calibration.gamed is None:
+    if calibration.gamed_table is None:
         notes.append("no gamed-baseline annotations in the calibration: LC fitted without regularisation")
     if config.bootstrap:
         notes.append(
@@ -257,12 +277,13 @@ def calibration_notes(calibration: Calibration, instruments: Iterable[Instrument
             f"{', '.join(others)}'s: its instruction difficulties are that judge's, not these"]  # fmt: skip
 
 
-def check_in_eval_set(annotations: pd.DataFrame, eval_set: EvalSet) -> None:
+def check_in_eval_set(annotations: Annotations, eval_set: EvalSet) -> None:
     """Fail on the first annotation whose instruction is not in the eval set."""
-    known = annotations["instruction"].isin(set(eval_set.instructions))
-    if not known.all():
-        row = annotations[~known].iloc[0]
-        raise InputError(f"instruction not in the eval set {eval_set.source}", path=row.source, record=int(row.record))
+    known = set(eval_set.instructions)
+    unknown = [i for i, s in enumerate(annotations.instruction.tolist()) if s not in known]
+    if unknown:
+        path, record = annotations.where(unknown[0])
+        raise InputError(f"instruction not in the eval set {eval_set.source}", path=path, record=record)
 
 
 def run_calibrate(config: CalibrateConfig) -> str:
@@ -274,8 +295,9 @@ def run_calibrate(config: CalibrateConfig) -> str:
     annotations = read_annotations(list(config.annotations))
     gamed = read_annotations(list(config.gamed)) if config.gamed else None
     sources = ", ".join(p.name for p in (*config.annotations, *config.gamed))
-    provenance = f"alpaca-lc calibrate (ridge={config.ridge}) over {annotations['model'].nunique()} models: {sources}"
+    n_models = len(set(annotations.model.tolist()))
+    provenance = f"alpaca-lc calibrate (ridge={config.ridge}) over {n_models} models: {sources}"
     calibration = calibrate(annotations, gamed, ridge=config.ridge, provenance=provenance)
     write_calibration(config.output, calibration)
-    n_gamed = 0 if calibration.gamed is None else len(calibration.gamed)
-    return f"wrote {config.output}: {len(calibration.difficulty)} instruction difficulties, {n_gamed} gamed rows"
+    n_gamed = 0 if calibration.gamed_table is None else len(calibration.gamed_table)
+    return f"wrote {config.output}: {len(calibration.values)} instruction difficulties, {n_gamed} gamed rows"

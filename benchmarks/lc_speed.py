@@ -102,7 +102,7 @@ def synthetic_annotations(n_models: int, n_instructions: int = 805, seed: int = 
             "preference": 1 + rng.uniform(0.1, 0.9, 2 * n_instructions),
         }
     )
-    return pd.concat(frames, ignore_index=True), Calibration(pd.Series(difficulty, index=keys), gamed, "synthetic")
+    return pd.concat(frames, ignore_index=True), Calibration.of(pd.Series(difficulty, index=keys), gamed, "synthetic")
 
 
 def main() -> None:

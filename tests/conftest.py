@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 
 from alpaca_lc.calibration import Calibration, write_calibration
 from alpaca_lc.cli import main
-from alpaca_lc.records import instruction_key
+from alpaca_lc.records import Annotations, instruction_key
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "alpaca_eval_2"
@@ -30,7 +30,7 @@ def shared() -> Path:
 
 
 @pytest.fixture(scope="session")
-def shared_annotations(shared: Path) -> pd.DataFrame:
+def shared_annotations(shared: Path) -> Annotations:
     """The 43 models' real GPT-4-turbo annotations, read by our reader."""
     from alpaca_lc.records import read_annotations
 
@@ -104,7 +104,7 @@ def synthetic(tmp_path: Path) -> Synthetic:
     )
     difficulty = pd.Series(rng.normal(0, 1, len(instructions)), index=[instruction_key(s) for s in instructions])
     calibration = tmp_path / "calibration.json"
-    write_calibration(calibration, Calibration(difficulty, None, "synthetic", "test fixture"))
+    write_calibration(calibration, Calibration.of(difficulty, None, "synthetic", "test fixture"))
     return Synthetic(tmp_path, instructions, baseline, eval_set, calibration)
 
 
@@ -121,5 +121,5 @@ def run_cli() -> Callable[..., Result]:
 def zero_calibration(eval_set: Path, path: Path) -> Path:
     """A calibration with difficulty 0 for every instruction of a synthetic eval-set file (no gamed rows)."""
     keys = [instruction_key(r["instruction"]) for r in json.loads(eval_set.read_text(encoding="utf-8"))]
-    write_calibration(path, Calibration(pd.Series(0.0, index=keys), None, "test"))
+    write_calibration(path, Calibration.of(dict.fromkeys(keys, 0.0), None, "test"))
     return path

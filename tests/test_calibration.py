@@ -38,7 +38,7 @@ def _with_gamed(synthetic: Synthetic) -> Calibration:
             "preference": np.linspace(1.1, 1.9, 2 * len(keys)),
         }
     )
-    return Calibration(base.difficulty, gamed, "test")
+    return Calibration.of(base.difficulty, gamed, "test")
 
 
 def test_alpaca_eval_format_round_trip(synthetic: Synthetic, tmp_path: Path) -> None:
@@ -72,7 +72,9 @@ def test_calibrate_keeps_real_ties_and_drops_the_baseline(synthetic: Synthetic) 
     records += [r | {"output_2": r["output_1"], "preference": 1.5} for r in synthetic.annotations("baseline")]
     annotations = read_annotations([synthetic.write("all.json", records)])
     fit = calibrate(annotations, None, ridge=1.0)
-    without_ties = annotations[~((annotations.output_1 == annotations.output_2) & (annotations.model != "baseline"))]
+    without_ties = annotations.take(
+        ~((annotations.output_1 == annotations.output_2) & (annotations.model != "baseline"))
+    )
     refit = calibrate(without_ties, None, ridge=1.0)
     first = instruction_key(synthetic.instructions[0])
     assert fit.difficulty[first] != pytest.approx(refit.difficulty[first])  # the ties were used

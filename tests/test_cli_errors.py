@@ -107,10 +107,9 @@ def test_model_with_zero_valid_annotations(run_cli: RunCli, synthetic: Synthetic
 
 def test_calibration_for_another_eval_set(run_cli: RunCli, synthetic: Synthetic, tmp_path: Path) -> None:
     other = tmp_path / "other_calibration.json"
-    import pandas as pd
 
     keys = [instruction_key(f"another eval set, question {i}") for i in range(60)]
-    write_calibration(other, Calibration(pd.Series(0.0, index=keys), None, "x"))
+    write_calibration(other, Calibration.of(dict.fromkeys(keys, 0.0), None, "x"))
     out = tmp_path / "lb.csv"
     path = synthetic.write("a.json", synthetic.annotations("m"))
     result = run_cli("leaderboard", path, "--calibration", other, "-o", out, "--bootstrap", "0")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+import numpy as np
+import numpy.typing as npt
 
 from alpaca_lc.annotation.annotator import Annotated, AnnotateOptions, Pair, Tally, annotate, estimate
 from alpaca_lc.annotation.cache import Judgment, JudgmentCache, default_cache_path, pair_key
@@ -22,10 +24,13 @@ from alpaca_lc.errors import IncompleteError, InputError, UsageError
 from alpaca_lc.evalset import load_eval_set
 from alpaca_lc.instrument import Instrument, check_one_instrument
 from alpaca_lc.jsonio import write_json
-from alpaca_lc.records import instruction_keys, read_model_outputs, read_pair_judgments
+from alpaca_lc.records import Annotations, instruction_keys, read_model_outputs, read_pair_judgments
 from alpaca_lc.report.tables import board_instruments, read_leaderboard, write_table
 from alpaca_lc.scoring import calibration_notes, leaderboard_table, score_annotations
 from alpaca_lc.screening import Flag, screen
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -191,7 +196,7 @@ class EvaluateRun:
     """Where the results went and the one-row leaderboard."""
 
     annotate: AnnotateRun
-    table: pd.DataFrame
+    table: list[dict[str, Any]]
     folder: Path
     rank: tuple[int, int] | None
     flags: list[Flag]
@@ -207,8 +212,8 @@ def run_evaluate(config: EvaluateConfig) -> EvaluateRun:
     name, pairs = build_pairs(config.annotate)
     calibration = resolve_calibration(config.calibration, config.annotate.eval_set)
     # Before anything is paid for: every instruction must have a difficulty in the calibration.
-    table_in = _annotation_frame(name, pairs, [None] * len(pairs), str(config.annotate.model_outputs))
-    check_coverage(calibration, instruction_keys(table_in["instruction"]), table_in["source"], table_in["record"])
+    keys = instruction_keys(p.instruction for p in pairs)
+    check_coverage(calibration, keys, [str(config.annotate.model_outputs)] * len(pairs), np.arange(1, len(pairs) + 1))
     flags = screen([p.output_2 for p in pairs], [p.output_1 for p in pairs])  # before anything is paid for
     instrument = judge_instrument(config.annotate.run)
     # Checked before anything is paid for: a leaderboard to rank on must be of the same instrument.
@@ -220,34 +225,35 @@ def run_evaluate(config: EvaluateConfig) -> EvaluateRun:
     annotated.check_complete()
     folder = config.output_dir / name / annotated.judge_name
     assert annotated.result is not None
-    frame = _annotation_frame(name, pairs, annotated.result.preferences, str(folder / "annotations.json"), instrument)
-    table = leaderboard_table(score_annotations(frame, calibration, n_boot=config.bootstrap, seed=config.seed))
+    judged = _annotations(name, pairs, annotated.result.preferences, str(folder / "annotations.json"), instrument)
+    table = leaderboard_table(score_annotations(judged, calibration, n_boot=config.bootstrap, seed=config.seed))
     rank = _rank(table, board) if board is not None else None
     write_annotations(annotated, folder / "annotations.json")
     write_table(folder / "leaderboard.csv", table, "csv")
     return EvaluateRun(annotated, table, folder, rank, flags, notes)
 
 
-def _annotation_frame(
-    name: str, pairs: list[Pair], prefs: list[float | None], source: str, instrument: Instrument | None = None
-) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "model": name,
-            "instruction": [p.instruction for p in pairs],
-            "output_1": [p.output_1 for p in pairs],
-            "output_2": [p.output_2 for p in pairs],
-            "preference": [float("nan") if p is None else p for p in prefs],
-            "source": source,
-            "record": range(1, len(pairs) + 1),
-            "annotator": instrument.judge if instrument else None,
-            "annotator_protocol": instrument.protocol if instrument else None,
-        }
-    )
+def _annotations(
+    name: str, pairs: list[Pair], prefs: list[float | None], source: str, instrument: Instrument
+) -> Annotations:
+    def column(values: list[Any]) -> npt.NDArray[np.object_]:
+        out = np.empty(len(values), dtype=object)
+        out[:] = values
+        return out
+
+    n = len(pairs)
+    return Annotations(
+        model=column([name] * n), instruction=column([p.instruction for p in pairs]),
+        output_1=column([p.output_1 for p in pairs]), output_2=column([p.output_2 for p in pairs]),
+        preference=np.array([math.nan if p is None else p for p in prefs], dtype=float),
+        annotator=column([instrument.judge] * n), annotator_protocol=column([instrument.protocol] * n),
+        raw_completion=column([None] * n), file=np.zeros(n, dtype=np.int64),
+        record=np.arange(1, n + 1, dtype=np.int64), files=(source,),
+    )  # fmt: skip
 
 
-def _rank(table: pd.DataFrame, board: pd.DataFrame) -> tuple[int, int]:
-    ours = table.iloc[0]
+def _rank(table: list[dict[str, Any]], board: pd.DataFrame) -> tuple[int, int]:
+    ours = table[0]
     others = board.drop(index=str(ours["model"]), errors="ignore")["length_controlled_winrate"].dropna()
     return int((others > ours["length_controlled_winrate"]).sum()) + 1, len(others) + 1
 
@@ -256,15 +262,14 @@ def run_cache_import(config: CacheImportConfig) -> str:
     """Load AlpacaEval annotations (or AlpacaEval's own annotation cache) into the cache under their judge's
     name; returns a summary line."""
     table = read_pair_judgments(list(config.annotations))
-    judges = table["annotator"] if config.judge is None else pd.Series(config.judge, index=table.index)
-    if judges.isna().any():
-        row = table[judges.isna()].iloc[0]
-        raise InputError("no 'annotator' field: name the judge with --judge NAME", path=row.source, record=row.record)
-    judgments = [
-        Judgment(pair_key(j, r.instruction, r.output_1, r.output_2), j, float(r.preference), r.raw_completion,
-                 None, None, 0.0, None, "import")
-        for j, r in zip(judges, table.itertuples(index=False), strict=True)
-    ]  # fmt: skip
+    judges = table.annotator.tolist() if config.judge is None else [config.judge] * len(table)
+    if None in judges:
+        source, record = table.where(judges.index(None))
+        raise InputError("no 'annotator' field: name the judge with --judge NAME", path=source, record=record)
+    rows = zip(judges, table.instruction.tolist(), table.output_1.tolist(), table.output_2.tolist(),
+               table.preference.tolist(), table.raw_completion.tolist(), strict=True)  # fmt: skip
+    judgments = [Judgment(pair_key(j, instruction, out1, out2), j, pref, raw, None, None, 0.0, None, "import")
+                 for j, instruction, out1, out2, pref, raw in rows]  # fmt: skip
     path = config.cache or default_cache_path()
     with JudgmentCache(path) as cache:
         new = cache.put_imports(judgments)

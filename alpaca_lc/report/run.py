@@ -14,7 +14,6 @@ from alpaca_lc.report.html import write_html
 from alpaca_lc.report.plots import write_plots
 from alpaca_lc.report.tables import board_instruments, read_leaderboard, write_table
 from alpaca_lc.scoring import leaderboard_table, score_annotations
-from alpaca_lc.screening import screen
 
 
 def run_report(config: ReportConfig) -> list[Path]:
@@ -41,9 +40,4 @@ def _from_annotations(config: ReportConfig) -> pd.DataFrame:
     annotations = read_annotations(list(config.source))
     check_one_instrument(instruments_by_model(annotations).items(), config.mix_judges, "rank")  # before scoring
     scores = score_annotations(annotations, resolve_calibration(config.calibration), n_boot=config.bootstrap)
-    table = leaderboard_table(scores).set_index("model")
-    flags = {
-        str(model): "; ".join(f"{f.name}: {f.reason}" for f in screen(g["output_2"].tolist(), g["output_1"].tolist()))
-        for model, g in annotations.groupby("model")
-    }
-    return table.assign(flags=pd.Series(flags))
+    return pd.DataFrame(leaderboard_table(scores)).set_index("model")

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+import numpy as np
 
 from alpaca_lc.errors import InputError
 from alpaca_lc.instrument import Instrument
 from alpaca_lc.jsonio import write_atomic
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMATS = ("csv", "md", "json")
 _MD_COLUMNS = {
@@ -23,26 +28,49 @@ _MD_COLUMNS = {
     "avg_length": "Avg length",
     "n_total": "N",
     "judge": "Judge",
+    "flag_names": "Flags",
 }
 
 
-def render(table: pd.DataFrame, fmt: str) -> str:
-    """Render a leaderboard table as `csv`, `md` (GitHub Markdown) or `json` (a list of rows).
+Rows = list[dict[str, Any]]
+
+
+def render(table: Rows | pd.DataFrame, fmt: str) -> str:
+    """Render a leaderboard as `csv`, `md` (GitHub Markdown) or `json` (a list of rows).
 
     Args:
-        table: leaderboard rows, first column `model`.
+        table: leaderboard rows (dicts, first key `model`), or a DataFrame of them.
         fmt: one of `FORMATS`.
     """
+    rows: Rows = table if isinstance(table, list) else table.to_dict("records")
     if fmt == "csv":
-        buf = io.StringIO()
-        table.to_csv(buf, index=False, float_format="%.6f")
-        return buf.getvalue()
+        return _csv(rows)
     if fmt == "json":
-        rows = [{k: _json_value(v) for k, v in row.items()} for row in table.to_dict("records")]
-        return json.dumps(rows, indent=2) + "\n"
+        return json.dumps([{k: _json_value(v) for k, v in row.items()} for row in rows], indent=2) + "\n"
     if fmt == "md":
-        return _markdown(table)
+        return _markdown(rows)
     raise ValueError(f"unknown format {fmt!r}")
+
+
+def _csv(rows: Rows) -> str:
+    """As pandas writes it with float_format="%.6f": empty cells for NaN and None."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    columns = list(rows[0]) if rows else []
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_csv_cell(row[c]) for c in columns])
+    return buf.getvalue()
+
+
+def _csv_cell(value: object) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, float | np.floating):
+        return f"{value:.6f}"
+    return str(value)
 
 
 def _json_value(value: object) -> object:
@@ -51,31 +79,43 @@ def _json_value(value: object) -> object:
     return value.item() if hasattr(value, "item") else value
 
 
-def _markdown(table: pd.DataFrame) -> str:
-    view = table.copy()
-    if "lc_ci_low" in view.columns:
-        bounds = zip(view.lc_ci_low, view.lc_ci_high, strict=True)
-        view["lc_ci"] = ["" if math.isnan(lo) else f"[{lo:.1f}, {hi:.1f}]" for lo, hi in bounds]
-    cols = [c for c in _MD_COLUMNS if c in view.columns]
-    if "judge" in cols and view["judge"].nunique() < 2:  # one instrument: said once, in the notes
+def _markdown(rows: Rows) -> str:
+    view = [dict(r) for r in rows]
+    for r in view:
+        if "lc_ci_low" in r:
+            lo, hi = r["lc_ci_low"], r["lc_ci_high"]
+            r["lc_ci"] = "" if _missing(lo) else f"[{lo:.1f}, {hi:.1f}]"
+        if r.get("flags"):  # only the flag names; the reasons are in the CSV and JSON
+            r["flag_names"] = ", ".join(part.split(":", 1)[0] for part in str(r["flags"]).split("; "))
+    present = set(view[0]) if view else set()
+    cols = [c for c in _MD_COLUMNS if c in present]
+    if "judge" in cols and len({r.get("judge") for r in view}) < 2:  # one instrument: said once, in the notes
         cols.remove("judge")
+    if any(r.get("flag_names") for r in view):
+        cols.append("flag_names")
     lines = [
         "| " + " | ".join(_MD_COLUMNS[c] for c in cols) + " |",
-        "|" + "|".join(":---" if c == "model" else "---:" for c in cols) + "|",
+        "|" + "|".join(":---" if c in ("model", "flag_names") else "---:" for c in cols) + "|",
     ]
-    for row in view[cols].itertuples(index=False):
-        cells = [_md_cell(c, v) for c, v in zip(cols, row, strict=True)]
+    for r in view:
+        cells = [_md_cell(c, r.get(c, "")) for c in cols]
+        if r.get("flag_names"):
+            cells[0] = "⚠️ " + cells[0]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def _md_cell(column: str, value: object) -> str:
-    if isinstance(value, float):
+    if isinstance(value, float | np.floating):
         return "" if math.isnan(value) else f"{value:.1f}" if column != "standard_error" else f"{value:.2f}"
-    return str(value).replace("|", "\\|")
+    return "" if value is None else str(value).replace("|", "\\|")
 
 
-def write_table(path: Path, table: pd.DataFrame, fmt: str) -> None:
+def write_table(path: Path, table: Rows | pd.DataFrame, fmt: str) -> None:
     """Write a rendered table atomically."""
     text = render(table, fmt)
     write_atomic(path, lambda fh: fh.write(text))
@@ -90,6 +130,8 @@ def read_leaderboard(path: Path, required: tuple[str, ...] = ()) -> pd.DataFrame
     Returns:
         The table indexed by model name.
     """
+    import pandas as pd
+
     try:
         table = pd.read_csv(path)
     except FileNotFoundError:
@@ -113,6 +155,8 @@ def read_leaderboard(path: Path, required: tuple[str, ...] = ()) -> pd.DataFrame
 
 def board_instruments(board: pd.DataFrame) -> list[tuple[str, Instrument]]:
     """(model, instrument) of each row of a leaderboard read by `read_leaderboard` (unknown without the columns)."""
+    import pandas as pd
+
     judges = board["judge"] if "judge" in board.columns else pd.Series(None, index=board.index, dtype=object)
     protocols = board.get("judge_protocol", pd.Series(None, index=board.index, dtype=object))
     return [

@@ -7,6 +7,7 @@ import pandas as pd
 from scipy import stats
 
 from alpaca_lc.calibration import resolve_calibration
+from alpaca_lc.records import Annotations
 from alpaca_lc.scoring import leaderboard_table, score_annotations
 
 # Models whose LC lands more than 2.5 points from the published value, and why (see README, "Calibration").
@@ -23,8 +24,10 @@ KNOWN_OFF = {
 }
 
 
-def test_lc_matches_published(shared_annotations: pd.DataFrame, published: pd.DataFrame) -> None:
-    table = leaderboard_table(score_annotations(shared_annotations, resolve_calibration("bundled"), n_boot=0))
+def test_lc_matches_published(shared_annotations: Annotations, published: pd.DataFrame) -> None:
+    table = pd.DataFrame(
+        leaderboard_table(score_annotations(shared_annotations, resolve_calibration("bundled"), n_boot=0))
+    )
     table = table.set_index("model").join(published[["length_controlled_winrate"]].add_suffix("_published"))
     full = table[table.n_total == 805].dropna(subset=["length_controlled_winrate_published"])
     delta = full.length_controlled_winrate - full.length_controlled_winrate_published

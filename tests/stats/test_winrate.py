@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from alpaca_lc.records import Annotations
 from alpaca_lc.stats.winrate import average_length, raw_metrics
 
 
@@ -22,10 +23,10 @@ def test_average_length_truncates_like_alpaca_eval() -> None:
     assert average_length([2, 3]) == 2 and average_length([]) == 0
 
 
-def test_raw_metrics_equal_published(shared_annotations: pd.DataFrame, published: pd.DataFrame) -> None:
+def test_raw_metrics_equal_published(shared_annotations: Annotations, published: pd.DataFrame) -> None:
     """Acceptance 1: raw win rate within 0.01 points of the published value for every shared model."""
     worst = 0.0
-    for model, group in shared_annotations.groupby("model"):
+    for model, group in shared_annotations.to_pandas().groupby("model"):
         m = raw_metrics(group.preference.to_numpy())
         pub = published.loc[model]
         worst = max(worst, abs(m.win_rate - pub.win_rate))
