@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from alpaca_lc.errors import UsageError
 
 if TYPE_CHECKING:
-    from alpaca_lc.records import Annotations
+    from alpaca_lc.records import RowTable
 
 MIX_HINT = "--mix-judges ranks them together anyway, marked"
 
@@ -47,7 +47,7 @@ def _value(x: object) -> str | None:
     return None if x is None or (isinstance(x, float) and x != x) else str(x)
 
 
-def instruments_by_model(annotations: Annotations) -> dict[str, Instrument]:
+def instruments_by_model(annotations: RowTable) -> dict[str, Instrument]:
     """The instrument of each model's annotations; a model judged by two instruments is an error.
 
     Args:

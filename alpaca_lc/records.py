@@ -16,7 +16,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -97,27 +97,21 @@ def read_model_outputs(path: Path, *, name: str | None = None) -> list[ModelOutp
 
 
 @dataclass(frozen=True)
-class Annotations:
-    """Validated annotations of one or many models as columns, one row per judgment.
+class RowTable:
+    """Columns of one length, a row per judgment, and where each row came from (`file` indexes `files`, `record`
+    is the 1-based record number in its file). Subclasses add columns (numpy arrays); fields named in `SHARED`
+    are not per row."""
 
-    `file` indexes `files`; `record` is the 1-based record number in its file (for messages). `model` is None
-    for judgments read without one (AlpacaEval's annotation cache); `raw_completion` only when asked for.
-    """
-
-    model: ObjectArray
-    instruction: ObjectArray
-    output_1: ObjectArray
-    output_2: ObjectArray
-    preference: FloatArray
-    annotator: ObjectArray
-    annotator_protocol: ObjectArray
-    raw_completion: ObjectArray
+    SHARED: ClassVar[tuple[str, ...]] = ("files",)
+    files: tuple[str, ...]
     file: IntArray
     record: IntArray
-    files: tuple[str, ...]
+    model: ObjectArray
+    annotator: ObjectArray
+    annotator_protocol: ObjectArray
 
     def __len__(self) -> int:
-        return len(self.preference)
+        return len(self.record)
 
     @property
     def source(self) -> ObjectArray:
@@ -128,10 +122,9 @@ class Annotations:
         """(file, record number) of a row, for messages."""
         return self.files[int(self.file[row])], int(self.record[row])
 
-    def take(self, idx: npt.ArrayLike) -> Annotations:
+    def take(self: _T, idx: npt.ArrayLike) -> _T:
         """These rows (indices or a boolean mask)."""
-        columns = {f.name: getattr(self, f.name)[idx] for f in fields(self) if f.name != "files"}
-        return Annotations(**columns, files=self.files)
+        return replace(self, **{f.name: getattr(self, f.name)[idx] for f in fields(self) if f.name not in self.SHARED})
 
     def groups(self) -> list[tuple[str, IntArray]]:
         """Each model's name and row indices, models sorted by name, rows in reading order."""
@@ -140,16 +133,9 @@ class Annotations:
         bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
         return [(str(n), order[bounds[i] : bounds[i + 1]]) for i, n in enumerate(names)]
 
-    def to_pandas(self) -> pd.DataFrame:
-        """A pandas DataFrame with `ANNOTATION_COLUMNS` (for code that wants one; costs the pandas import)."""
-        import pandas as pd
-
-        columns = {c: self.source if c == "source" else getattr(self, c) for c in ANNOTATION_COLUMNS}
-        return pd.DataFrame(columns)
-
-    @staticmethod
-    def concat(parts: Sequence[Annotations]) -> Annotations:
-        """One table from several (their files are renumbered)."""
+    @classmethod
+    def concat(cls: type[_T], parts: Sequence[_T]) -> _T:
+        """One table from several (their files renumbered)."""
         files: list[str] = []
         offsets = []
         for part in parts:
@@ -157,10 +143,40 @@ class Annotations:
             files.extend(part.files)
         columns: dict[str, Any] = {
             f.name: np.concatenate([getattr(p, f.name) for p in parts])
-            for f in fields(Annotations) if f.name not in ("files", "file")
+            for f in fields(cls) if f.name not in cls.SHARED and f.name != "file"
         }  # fmt: skip
         columns["file"] = np.concatenate([p.file + off for p, off in zip(parts, offsets, strict=True)])
-        return Annotations(**columns, files=tuple(files))
+        return cls(**columns, **cls.merged(parts), files=tuple(files))
+
+    @classmethod
+    def merged(cls, parts: Sequence[Any]) -> dict[str, Any]:
+        """The shared fields other than `files` of a concatenation."""
+        return {}
+
+
+_T = TypeVar("_T", bound=RowTable)
+
+
+@dataclass(frozen=True)
+class Annotations(RowTable):
+    """Validated annotations of one or many models as columns, one row per judgment.
+
+    `model` is None for judgments read without one (AlpacaEval's annotation cache); `raw_completion` only when
+    asked for.
+    """
+
+    instruction: ObjectArray
+    output_1: ObjectArray
+    output_2: ObjectArray
+    preference: FloatArray
+    raw_completion: ObjectArray
+
+    def to_pandas(self) -> pd.DataFrame:
+        """A pandas DataFrame with `ANNOTATION_COLUMNS` (for code that wants one; costs the pandas import)."""
+        import pandas as pd
+
+        columns = {c: self.source if c == "source" else getattr(self, c) for c in ANNOTATION_COLUMNS}
+        return pd.DataFrame(columns)
 
 
 def read_annotations(paths: Sequence[Path], *, raw: bool = False) -> Annotations:
@@ -170,16 +186,25 @@ def read_annotations(paths: Sequence[Path], *, raw: bool = False) -> Annotations
         paths: `annotations.json` files, folders searched recursively for them, `.jsonl` or `.parquet` tables.
         raw: also read the judge's raw completions (`raw_completion` / `preference_raw_completion`).
     """
-    table = Annotations.concat([_read_file(p, raw=raw) for p in expand_annotation_paths(paths)])
-    _check_duplicates(table)
-    # Files made by AlpacaEval name the evaluator only; its name fixes its protocol (AlpacaEval 0.6.6's).
-    missing = np.flatnonzero([p is None for p in table.annotator_protocol.tolist()])
-    if len(missing):
-        known = known_protocols()
-        protocol = table.annotator_protocol.copy()
-        protocol[missing] = [known.get(a) if a else None for a in table.annotator[missing].tolist()]
-        table = replace(table, annotator_protocol=protocol)
-    return table
+    table = Annotations.concat([read_file(p, raw=raw) for p in expand_annotation_paths(paths)])
+    check_duplicates(table, table.instruction)
+    return fill_known_protocols(table)
+
+
+def fill_known_protocols(table: _T) -> _T:
+    """Files made by AlpacaEval name the evaluator only: its name fixes its protocol (AlpacaEval 0.6.6's).
+
+    Args:
+        table: rows with `annotator` and `annotator_protocol` columns.
+    """
+    protocol = table.annotator_protocol
+    missing = np.flatnonzero([p is None for p in protocol.tolist()])
+    if not len(missing):
+        return table
+    known = known_protocols()
+    protocol = protocol.copy()
+    protocol[missing] = [known.get(a) if a else None for a in table.annotator[missing].tolist()]
+    return replace(table, annotator_protocol=protocol)
 
 
 def read_pair_judgments(paths: Sequence[Path]) -> Annotations:
@@ -191,7 +216,7 @@ def read_pair_judgments(paths: Sequence[Path]) -> Annotations:
     Args:
         paths: files, or folders searched recursively for `annotations.json`.
     """
-    parts = [_read_file(p, raw=True, model_required=False) for p in expand_annotation_paths(paths)]
+    parts = [read_file(p, raw=True, model_required=False) for p in expand_annotation_paths(paths)]
     table = Annotations.concat(parts)
     return table.take(~np.isnan(table.preference))
 
@@ -215,8 +240,14 @@ def expand_annotation_paths(paths: Iterable[Path]) -> list[Path]:
 _WANTED = ("model", "generator_2", *REQUIRED_FIELDS, "annotator", "annotator_protocol")
 
 
-def _read_file(path: Path, *, raw: bool, model_required: bool = True) -> Annotations:
-    """One file's annotations: its columns checked as columns; the records are walked only to name an error."""
+def read_file(path: Path, *, raw: bool, model_required: bool = True) -> Annotations:
+    """One file's annotations: its columns checked as columns; the records are walked only to name an error.
+
+    Args:
+        path: an annotations file (JSON, JSONL or parquet).
+        raw: also read the judge's raw completions.
+        model_required: every record must name its model (False for AlpacaEval's annotation cache).
+    """
     wanted = (*_WANTED, "raw_completion", "preference_raw_completion") if raw else _WANTED
     columns, records = _parquet_columns(path, wanted) if path.suffix == ".parquet" else _json_columns(path, wanted)
     try:
@@ -254,8 +285,10 @@ def _parquet_columns(path: Path, wanted: Sequence[str]) -> tuple[dict[str, list[
     import pyarrow.parquet as pq
 
     try:
-        file = pq.ParquetFile(path)
-        present = [c for c in wanted if c in file.schema_arrow.names]
+        # Repetitive text (the baseline's outputs, instructions, names) stays dictionary-encoded: each distinct
+        # string becomes one Python object, shared by its rows, instead of a copy per row.
+        present = [c for c in wanted if c in pq.read_schema(path).names]
+        file = pq.ParquetFile(path, read_dictionary=[c for c in _REPEATED if c in present])
         table = file.read(columns=present, use_threads=False)
     except Exception as exc:  # pyarrow raises several unrelated types for a bad file
         raise InputError(f"cannot read parquet: {exc}", path=path) from None
@@ -264,11 +297,30 @@ def _parquet_columns(path: Path, wanted: Sequence[str]) -> tuple[dict[str, list[
     for field in REQUIRED_FIELDS:
         if field not in present:
             raise InputError(f"missing field '{field}'", path=path, record=1)
-    columns: dict[str, list[Any] | ObjectArray] = {c: table.column(c).to_numpy(zero_copy_only=False) for c in present}
+    columns: dict[str, list[Any] | ObjectArray] = {c: _arrow_column(table.column(c)) for c in present}
     n = table.num_rows
     for c in wanted:
         columns.setdefault(c, np.full(n, None, dtype=object))
     return columns, table.to_pylist  # records, built only if an error must be named
+
+
+_REPEATED = ("model", "generator_2", "instruction", "output_1", "annotator", "annotator_protocol")
+
+
+def _arrow_column(column: Any) -> list[Any] | ObjectArray:
+    """A pyarrow column as Python values. Not through to_numpy: pyarrow's numpy conversion imports pandas."""
+    import pyarrow as pa
+
+    parts: list[Any] = []
+    for chunk in column.chunks:
+        if isinstance(chunk, pa.DictionaryArray) and chunk.indices.null_count == 0:
+            values = _as_objects(chunk.dictionary.to_pylist())
+            codes, width = chunk.indices, chunk.indices.type.bit_width // 8
+            indices = np.frombuffer(codes.buffers()[1], dtype=f"<i{width}")[codes.offset : codes.offset + len(codes)]
+            parts.append(values[indices])
+        else:
+            parts.append(_as_objects(chunk.to_pylist()))
+    return np.concatenate(parts) if parts else np.empty(0, dtype=object)
 
 
 def _from_columns(columns: dict[str, Any], path: Path, *, raw: bool, model_required: bool) -> Annotations:
@@ -384,11 +436,16 @@ def parse_preference(value: Any, path: Path | str, i: int) -> float:
     return pref
 
 
-def _check_duplicates(table: Annotations) -> None:
-    """One judgment per (model, instruction): the first repeat is named with where the first one was."""
+def check_duplicates(table: RowTable, instruction: npt.NDArray[Any]) -> None:
+    """One judgment per (model, instruction): the first repeat is named with where the first one was.
+
+    Args:
+        table: the rows.
+        instruction: what identifies each row's instruction (its text, or its key).
+    """
     _, model_codes = np.unique(table.model.astype(str), return_inverse=True)
     position: dict[str, int] = {}
-    instruction_codes = np.fromiter((position.setdefault(s, len(position)) for s in table.instruction.tolist()),
+    instruction_codes = np.fromiter((position.setdefault(s, len(position)) for s in instruction.tolist()),
                                     dtype=np.int64, count=len(table))  # fmt: skip
     pair = model_codes.astype(np.int64) * (len(position) + 1) + instruction_codes
     _, first, counts = np.unique(pair, return_index=True, return_counts=True)

@@ -9,20 +9,20 @@ import os
 import zlib
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from threadpoolctl import threadpool_limits
 
 from alpaca_lc.calibration import Calibration, check_coverage, resolve_calibration, write_calibration
 from alpaca_lc.config import CalibrateConfig, LeaderboardConfig
 from alpaca_lc.errors import InputError
 from alpaca_lc.evalset import EvalSet, load_eval_set
 from alpaca_lc.instrument import UNKNOWN, Instrument, check_one_instrument, instruments_by_model
+from alpaca_lc.judged import JudgedRows, load_judged
 from alpaca_lc.records import Annotations, instruction_keys, read_annotations
-from alpaca_lc.screening import Flag, screen
+from alpaca_lc.screening import Flag
 from alpaca_lc.stats.lc import DEFAULT_SPEC, SPECS, GamedRows, GLMSpec, LCResult, ModelRows, length_controlled
 from alpaca_lc.stats.winrate import RawMetrics, average_length, raw_metrics
 
@@ -98,7 +98,7 @@ def score_annotations(
     seed: int = 0,
     spec: GLMSpec = DEFAULT_SPEC,
 ) -> list[ModelScore]:
-    """Raw and LC metrics for every model in the annotations.
+    """Raw and LC metrics, and screening flags, for every model in the annotations.
 
     Args:
         annotations: validated annotations (`records.read_annotations`).
@@ -108,68 +108,59 @@ def score_annotations(
             interval does not depend on which other models are scored with it.
         spec: the LC GLM spec.
     """
-    keys = instruction_keys(annotations.instruction.tolist())
-    check_coverage(calibration, keys, annotations.source, annotations.record)
+    return score_rows(JudgedRows.of(annotations), calibration, n_boot=n_boot, seed=seed, spec=spec)
+
+
+def score_rows(
+    rows: JudgedRows, calibration: Calibration, *, n_boot: int = 1000, seed: int = 0, spec: GLMSpec = DEFAULT_SPEC
+) -> list[ModelScore]:
+    """`score_annotations` on judged rows (`judged.load_judged`, or `JudgedRows.of` annotations)."""
+    check_coverage(calibration, rows.key, rows.source, rows.record)
     gamed = calibration.gamed_rows()
     if gamed is None:
         logger.warning(
             "calibration %s has no gamed-baseline rows: LC is fitted without regularisation",
             calibration.source,
         )
-    columns = _Columns.of(annotations, keys, calibration)
-    groups = annotations.groups()
-    instruments = instruments_by_model(annotations)
+    difficulty = calibration.difficulty_of(rows.key)
+    instruments = instruments_by_model(rows)
 
     def score(item: tuple[str, npt.NDArray[np.int64]]) -> ModelScore:
         model, idx = item
-        scored = _score_model(model, columns.take(idx), gamed, spec, n_boot, _model_seed(seed, model))
-        flags = screen(annotations.output_2[idx].tolist(), annotations.output_1[idx].tolist())
-        return dataclasses.replace(scored, instrument=instruments[model], flags=tuple(flags))
+        scored = _score_model(model, rows, idx, difficulty[idx], gamed, spec, n_boot, _model_seed(seed, model))
+        return dataclasses.replace(scored, instrument=instruments[model], flags=tuple(rows.screen(idx)))
 
-    # Each fit is many small matrix products: one BLAS thread per fit and one fit per core beats
-    # BLAS threads spinning on products too small to split. numpy releases the GIL inside them.
+    groups = rows.groups()
+    if not n_boot:  # a point fit takes ~1.5 ms: threads would cost more in GIL hand-offs than they save
+        return [score(group) for group in groups]
+    # A bootstrap is many small matrix products: one BLAS thread per fit and one fit per core beats BLAS
+    # threads spinning on products too small to split. numpy releases the GIL inside them.
+    from threadpoolctl import threadpool_limits
+
     with threadpool_limits(1), ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         return list(pool.map(score, groups))
 
 
-@dataclass(frozen=True)
-class _Columns:
-    """The per-annotation arrays scoring needs, derived once for all models."""
-
-    key: npt.NDArray[np.str_]
-    len_1: FloatArray
-    len_2: FloatArray
-    identical: npt.NDArray[np.bool_]
-    preference: FloatArray
-    difficulty: FloatArray
-    source: npt.NDArray[np.str_]
-
-    @staticmethod
-    def of(annotations: Annotations, keys: npt.NDArray[np.str_], calibration: Calibration) -> _Columns:
-        out1, out2 = annotations.output_1, annotations.output_2
-        n = len(annotations)
-        return _Columns(
-            key=keys,
-            len_1=np.fromiter(map(len, out1.tolist()), dtype=float, count=n),
-            len_2=np.fromiter(map(len, out2.tolist()), dtype=float, count=n),
-            identical=np.asarray(out1 == out2, dtype=bool),
-            preference=annotations.preference,
-            difficulty=calibration.difficulty_of(keys),
-            source=annotations.source.astype(str),
-        )
-
-    def take(self, idx: npt.NDArray[np.int64]) -> _Columns:
-        return _Columns(*(getattr(self, f.name)[idx] for f in fields(self)))
-
-
-def _score_model(model: str, c: _Columns, gamed: GamedRows | None, spec: GLMSpec, n_boot: int, seed: int) -> ModelScore:
-    if np.isnan(c.preference).all():
-        raise InputError(
-            f"model '{model}' has no valid annotations ({len(c.preference)} failed judgments)", path=c.source[0]
-        )
-    rows = ModelRows(c.key, c.len_1 - c.len_2, c.preference, c.difficulty, is_baseline=bool(c.identical.all()))
-    lc = length_controlled(rows, gamed, spec, n_boot=n_boot, seed=seed)
-    return ModelScore(model, raw_metrics(c.preference), average_length(c.len_2), lc)
+def _score_model(
+    model: str,
+    rows: JudgedRows,
+    idx: npt.NDArray[np.int64],
+    difficulty: FloatArray,
+    gamed: GamedRows | None,
+    spec: GLMSpec,
+    n_boot: int,
+    seed: int,
+) -> ModelScore:
+    preference = rows.preference[idx]
+    if np.isnan(preference).all():
+        path, _ = rows.where(int(idx[0]))
+        raise InputError(f"model '{model}' has no valid annotations ({len(idx)} failed judgments)", path=path)
+    len_1, len_2 = rows.len_1[idx].astype(float), rows.len_2[idx].astype(float)
+    fit_rows = ModelRows(
+        rows.key[idx], len_1 - len_2, preference, difficulty, is_baseline=bool(rows.identical[idx].all())
+    )
+    lc = length_controlled(fit_rows, gamed, spec, n_boot=n_boot, seed=seed)
+    return ModelScore(model, raw_metrics(preference), average_length(len_2), lc)
 
 
 def _model_seed(seed: int, model: str) -> int:
@@ -245,15 +236,13 @@ def run_leaderboard(config: LeaderboardConfig) -> LeaderboardRun:
     Args:
         config: the leaderboard run's configuration.
     """
-    annotations = read_annotations(list(config.annotations))
+    annotations = load_judged(list(config.annotations))
     if config.eval_set is not None:
         check_in_eval_set(annotations, load_eval_set(config.eval_set))
     calibration = resolve_calibration(config.calibration, config.eval_set)
     instruments = instruments_by_model(annotations)
     notes = check_one_instrument(instruments.items(), config.mix_judges, "rank")
-    scores = score_annotations(
-        annotations, calibration, n_boot=config.bootstrap, seed=config.seed, spec=SPECS[config.spec]
-    )
+    scores = score_rows(annotations, calibration, n_boot=config.bootstrap, seed=config.seed, spec=SPECS[config.spec])
     notes += [f"LC spec {config.spec}, calibration {calibration.source}"]
     notes += calibration_notes(calibration, instruments.values())
     if calibration.gamed_table is None:
@@ -277,10 +266,10 @@ def calibration_notes(calibration: Calibration, instruments: Iterable[Instrument
             f"{', '.join(others)}'s: its instruction difficulties are that judge's, not these"]  # fmt: skip
 
 
-def check_in_eval_set(annotations: Annotations, eval_set: EvalSet) -> None:
+def check_in_eval_set(annotations: JudgedRows, eval_set: EvalSet) -> None:
     """Fail on the first annotation whose instruction is not in the eval set."""
-    known = set(eval_set.instructions)
-    unknown = [i for i, s in enumerate(annotations.instruction.tolist()) if s not in known]
+    known = set(eval_set.keys)
+    unknown = [i for i, key in enumerate(annotations.key.tolist()) if key not in known]
     if unknown:
         path, record = annotations.where(unknown[0])
         raise InputError(f"instruction not in the eval set {eval_set.source}", path=path, record=record)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,12 @@ from alpaca_lc.records import Annotations, instruction_key
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "alpaca_eval_2"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_parse_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Parsed annotation files go to a folder of this test session, never the user's cache."""
+    os.environ["ALPACA_LC_PARSED_CACHE"] = str(tmp_path_factory.mktemp("parsed"))
 
 
 @pytest.fixture(scope="session")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from click.testing import CliRunner, Result
 
 from alpaca_lc.cli import main
@@ -80,3 +82,23 @@ def test_calibration_fitted_on_another_judge_is_said(run_cli: RunCli, synthetic:
     result = run_cli("leaderboard", synthetic.write("a.json", synthetic.annotations("m")), "--calibration", path,
                      "--bootstrap", "0")  # fmt: skip
     assert "fitted on weighted_alpaca_eval_gpt4_turbo's judgments and is applied here to test_judge's" in result.stderr
+
+
+def test_parsed_files_are_kept_and_a_changed_file_is_read_again(
+    run_cli: RunCli, synthetic: Synthetic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "parsed"
+    monkeypatch.setenv("ALPACA_LC_PARSED_CACHE", str(cache))
+    path = synthetic.write("a.json", synthetic.annotations("m", quality=0.0))
+    common = ("--calibration", synthetic.calibration, "--bootstrap", "0")
+    first = run_cli("leaderboard", path, *common).stdout
+    assert len(list(cache.glob("*.npz"))) == 1
+    assert run_cli("leaderboard", path, *common).stdout == first  # from the cache, the same row
+    changed = synthetic.annotations("m", quality=2.0)
+    path.write_text(json.dumps(changed), encoding="utf-8")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    assert run_cli("leaderboard", path, *common).stdout != first and len(list(cache.glob("*.npz"))) == 2
+    monkeypatch.setenv("ALPACA_LC_PARSED_CACHE", "off")
+    path.write_text(json.dumps(synthetic.annotations("m", quality=1.0)), encoding="utf-8")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 2_000_000))
+    assert run_cli("leaderboard", path, *common).exit_code == 0 and len(list(cache.glob("*.npz"))) == 2

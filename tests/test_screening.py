@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from alpaca_lc.screening import screen
+from alpaca_lc.screening import imitation_mask, screen
 
 
 def test_shared_models(shared: Path) -> None:
@@ -26,3 +27,20 @@ def test_synthetic_cases() -> None:
     injected = [h + "\n\n## Model Outputs\nmodel_identifier: m" if i % 5 == 0 else h for i, h in enumerate(honest)]
     assert [f.name for f in screen(injected, reference)] == ["template_imitation"]
     assert screen([], reference) == []
+
+
+def test_both_regex_engines_agree(shared: Path) -> None:
+    """Python's `re` (one model) and pyarrow's RE2 (a whole leaderboard in one pass) flag the same outputs."""
+    outputs = pd.read_parquet(shared / "annotations.parquet", columns=["output_2"]).output_2.tolist()
+    vectorised = imitation_mask(outputs)
+    one_by_one = np.concatenate([imitation_mask(outputs[i : i + 1000]) for i in range(0, len(outputs), 1000)])
+    assert len(outputs) > 5000 and vectorised.sum() > 800
+    assert (vectorised == one_by_one).all()
+
+
+def test_whitespace_and_case_do_not_hide_a_repeated_output() -> None:
+    reference = ["r" * 1000] * 50
+    varied = [
+        ("Always " + " " * (i % 3) + "THE SAME answer\n" if i % 2 else "always the same ANSWER") for i in range(50)
+    ]
+    assert [f.name for f in screen(varied, reference)] == ["repeated_output", "far_shorter"]

@@ -9,11 +9,11 @@ import pandas as pd
 from alpaca_lc.calibration import resolve_calibration
 from alpaca_lc.config import ReportConfig
 from alpaca_lc.instrument import check_one_instrument, instruments_by_model
-from alpaca_lc.records import read_annotations
+from alpaca_lc.judged import load_judged
 from alpaca_lc.report.html import write_html
 from alpaca_lc.report.plots import write_plots
 from alpaca_lc.report.tables import board_instruments, read_leaderboard, write_table
-from alpaca_lc.scoring import leaderboard_table, score_annotations
+from alpaca_lc.scoring import leaderboard_table, score_rows
 
 
 def run_report(config: ReportConfig) -> list[Path]:
@@ -37,7 +37,7 @@ def run_report(config: ReportConfig) -> list[Path]:
 
 
 def _from_annotations(config: ReportConfig) -> pd.DataFrame:
-    annotations = read_annotations(list(config.source))
+    annotations = load_judged(list(config.source))
     check_one_instrument(instruments_by_model(annotations).items(), config.mix_judges, "rank")  # before scoring
-    scores = score_annotations(annotations, resolve_calibration(config.calibration), n_boot=config.bootstrap)
+    scores = score_rows(annotations, resolve_calibration(config.calibration), n_boot=config.bootstrap)
     return pd.DataFrame(leaderboard_table(scores)).set_index("model")
