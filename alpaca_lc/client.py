@@ -21,18 +21,17 @@ import logging
 import os
 import random
 import re
-import ssl
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Iterable
+from typing import Any, TypeVar
 
 import openai
 import orjson
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_random_exponential
 
 from alpaca_lc.annotation.parse import ParseError
+from alpaca_lc.calls import ChatRequest, ClientSettings, Completion, PaceReport
 from alpaca_lc.config import Endpoint
 from alpaca_lc.errors import IncompleteError, UsageError
 from alpaca_lc.pacing import AdaptiveLimit, Budget, TokenEstimator, parse_duration
@@ -42,68 +41,11 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 _FATAL = (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
 _MAX_WAIT = 120.0  # the longest single wait a server may ask for
-_POOL = 16  # connections per underlying HTTP client
 MIN_ROUND = 1.0  # the in-flight limit is cut at most once a second (or once per round trip, if longer)
 _TRY_AGAIN = re.compile(r"try again in\s+((?:\d+(?:\.\d+)?(?:ms|h|m|s))+)", re.IGNORECASE)
 # The openai client returns the raw HTTP response when asked for its own response class (httpx2, or httpx in
 # older releases): we read the JSON ourselves, and the headers the budget needs.
 _HTTP = importlib.import_module("httpx2" if importlib.util.find_spec("httpx2") else "httpx")
-
-
-@dataclass(frozen=True)
-class ClientSettings:
-    """Concurrency, per-call timeout (seconds), the cap on attempts per request, the user's budget (tokens and
-    requests per minute, None: learned from the endpoint), and how long a throttled run may go without success."""
-
-    concurrency: int = 32
-    timeout: float = 60.0
-    max_attempts: int = 8
-    tpm: float | None = None
-    rpm: float | None = None
-    stall_timeout: float = 300.0
-
-
-@dataclass(frozen=True)
-class ChatRequest(Generic[T]):
-    """One chat completion to make, and how to read its answer (a ParseError makes it retry)."""
-
-    model: str
-    messages: list[dict[str, str]]
-    decoding: dict[str, Any]
-    parse: Callable[[dict[str, Any]], T]
-
-
-@dataclass(frozen=True)
-class Completion(Generic[T]):
-    """A parsed answer and what it cost."""
-
-    value: T
-    choice: dict[str, Any]
-    prompt_tokens: int
-    completion_tokens: int
-    latency: float
-
-
-@dataclass(frozen=True)
-class PaceReport:
-    """How a run went against the endpoint's limits."""
-
-    throttled: int  # answers of 429 / 503 (none used up an attempt)
-    waited: float  # seconds spent waiting for budget
-    tokens_per_minute: float  # achieved
-    limit_tokens_per_minute: float | None
-    concurrency: int  # the in-flight limit at the end
-    waiting: bool = False
-    foreign_tokens_per_minute: float = 0.0  # others spending from the same limit, as measured
-
-    def summary(self) -> str:
-        """One line for the run summary."""
-        limit = f" of the {self.limit_tokens_per_minute:,.0f} limit" if self.limit_tokens_per_minute else ""
-        if self.foreign_tokens_per_minute >= 0.01 * (self.limit_tokens_per_minute or 0) > 0:
-            limit += f" (others on this key: ~{self.foreign_tokens_per_minute:,.0f})"
-        return (f"rate limits: {self.throttled} answers of 429/503 (retried, no attempt used), {self.waited:.1f} s "
-                f"waiting for budget; {self.tokens_per_minute:,.0f} tokens/min{limit}; "
-                f"concurrency {self.concurrency}")  # fmt: skip
 
 
 def cause_of(exc: BaseException) -> str:
@@ -115,7 +57,7 @@ def cause_of(exc: BaseException) -> str:
     if isinstance(exc, openai.APIStatusError) and exc.status_code == 503:
         return "overloaded"
     if isinstance(exc, openai.APITimeoutError):
-        return "timeout"
+        return "connection" if _refused(exc) else "timeout"
     if isinstance(exc, openai.APIConnectionError):
         return "connection"
     if isinstance(exc, openai.InternalServerError):
@@ -125,6 +67,17 @@ def cause_of(exc: BaseException) -> str:
     if isinstance(exc, openai.APIStatusError):
         return f"http_{exc.status_code}"
     return type(exc).__name__
+
+
+def _refused(exc: BaseException) -> bool:
+    """A connection that failed (refused, unreachable) rather than timed out: aiohttp's transport reports both
+    as a connect timeout, but the cause beneath says which."""
+    seen: BaseException | None = exc.__cause__ or exc.__context__
+    while seen is not None:
+        if isinstance(seen, OSError) and not isinstance(seen, TimeoutError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _quota(exc: BaseException | None) -> bool:
@@ -155,26 +108,17 @@ class ChatClient:
         self._started = self._last_success = time.monotonic()
         self._stopped: IncompleteError | None = None
         self._latency = 0.5  # a running estimate: the "round" the in-flight limit adapts over
-        # httpcore scans every open connection of a pool for each request it schedules, which costs more
-        # CPU than the request itself at high concurrency; pools of at most _POOL connections keep that
-        # scan short. The adaptive limit is what bounds requests in flight.
-        tls = ssl.create_default_context()  # loading the CA store once, not once per pool
-        self._clients = [
-            openai.AsyncOpenAI(
-                api_key=self._key,
-                base_url=endpoint.base_url,
-                max_retries=0,  # retries are ours, so they can be counted and honour the limits
-                timeout=settings.timeout,
-                http_client=openai.DefaultAsyncHttpxClient(verify=tls, timeout=settings.timeout),
-            )
-            for _ in range(max(1, -(-settings.concurrency // _POOL)))
-        ]
-        self._next = 0
+        self._openai = openai.AsyncOpenAI(
+            api_key=self._key,
+            base_url=endpoint.base_url,
+            max_retries=0,  # retries are ours, so they can be counted and honour the limits
+            timeout=settings.timeout,
+            http_client=_http_client(settings.timeout),
+        )
 
     async def close(self) -> None:
         """Close the HTTP connections."""
-        for client in self._clients:
-            await client.close()
+        await self._openai.close()
 
     def scrub(self, text: str) -> str:
         """Remove the API key from a message."""
@@ -243,10 +187,8 @@ class ChatClient:
             start = time.perf_counter()
             # The client's documented raw-request method: same auth, base URL and error types as
             # `chat.completions.create`, without re-validating our already well-formed parameters.
-            client = self._clients[self._next % len(self._clients)]
-            self._next += 1
             try:
-                response = await client.post("/chat/completions", cast_to=_HTTP.Response, body=body)
+                response = await self._openai.post("/chat/completions", cast_to=_HTTP.Response, body=body)
             except openai.APIStatusError as exc:
                 if _throttle(exc):  # refused, not charged: the retry pays when it is admitted
                     self.budget.refund(cost)
@@ -304,6 +246,21 @@ async def gather_or_cancel(coroutines: Iterable[Awaitable[Any]]) -> None:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+
+
+_PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
+
+
+def _http_client(timeout: float) -> Any:
+    """The openai client's documented aiohttp transport (`DefaultAioHttpClient`): the same requests, auth and
+    errors at well under half of httpx's CPU per request, which is what bounds a fast endpoint from a 2-core
+    machine. httpx (the openai default) where a proxy variable is set: its aiohttp session ignores them."""
+    if not any(os.environ.get(v) for v in _PROXY_VARIABLES):
+        try:
+            return openai.DefaultAioHttpClient(timeout=timeout)
+        except RuntimeError:  # openai installed without its aiohttp extra
+            pass
+    return openai.DefaultAsyncHttpxClient(timeout=timeout)
 
 
 def server_wait(headers: Any, message: str) -> float | None:

@@ -14,7 +14,7 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class _Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def yaml_message(exc: BaseException) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from tqdm import tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 PLAIN_EVERY_SECONDS = 30.0
 PLAIN_EVERY_SHARE = 0.10
@@ -33,6 +34,8 @@ class Progress:
         self._start = self._last_line = time.monotonic()
         self._next_share = PLAIN_EVERY_SHARE
         if self.enabled and _is_terminal(self.stream):
+            from tqdm import tqdm  # a terminal only: a log gets plain lines, and the import costs 0.1 s
+
             self._bar = tqdm(total=total, desc=desc, unit=unit, file=self.stream)
 
     def update(self, n: int = 1, **status: Any) -> None:

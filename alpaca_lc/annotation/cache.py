@@ -165,7 +165,7 @@ class JudgmentCache:
 
     def put(self, judgment: Judgment, *, p_first: float | None = None, model_first: bool | None = None) -> Judgment:
         """Store a judgment (committed at once) and return the stored one: the first writer's, if two raced."""
-        self._db.execute(
+        inserted = self._db.execute(
             "INSERT OR IGNORE INTO judgments (key, judge, source, p_first, preference, model_first, raw_completion, "
             "prompt_tokens, completion_tokens, cost, latency, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
@@ -174,6 +174,8 @@ class JudgmentCache:
                 judgment.latency, time.time(),
             ),
         )  # fmt: skip
+        if inserted.rowcount == 1:  # ours is the stored one; else another process stored it first
+            return judgment
         return self.get_many([judgment.key])[judgment.key]
 
     def put_imports(self, judgments: list[Judgment]) -> int:

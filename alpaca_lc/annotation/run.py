@@ -18,7 +18,7 @@ from alpaca_lc.annotation.cache import Judgment, JudgmentCache, default_cache_pa
 from alpaca_lc.annotation.judge import Judge, load_judge
 from alpaca_lc.annotation.official import MissingOfficialFiles, known_protocols
 from alpaca_lc.calibration import check_coverage, resolve_calibration
-from alpaca_lc.client import ClientSettings
+from alpaca_lc.calls import ClientSettings
 from alpaca_lc.config import AnnotateConfig, CacheImportConfig, EvaluateConfig, JudgeRunConfig
 from alpaca_lc.errors import IncompleteError, InputError, UsageError
 from alpaca_lc.evalset import load_eval_set

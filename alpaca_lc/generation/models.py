@@ -14,7 +14,7 @@ BackendName = Literal["vllm", "vllm-server", "openai"]
 
 
 class _Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Sampling(_Closed):

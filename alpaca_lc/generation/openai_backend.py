@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from alpaca_lc.client import ChatClient, ChatRequest, ClientSettings, describe_failure, gather_or_cancel
+from alpaca_lc.calls import ChatRequest, ClientSettings
+from alpaca_lc.client import ChatClient, describe_failure, gather_or_cancel
 from alpaca_lc.config import Endpoint
 from alpaca_lc.errors import IncompleteError
 from alpaca_lc.generation.base import Failure, Generation, GenerationRequest, OnResult

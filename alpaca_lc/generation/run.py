@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from alpaca_lc import __version__
-from alpaca_lc.client import ClientSettings
+from alpaca_lc.calls import ClientSettings
 from alpaca_lc.config import Endpoint, GenerateConfig
 from alpaca_lc.errors import IncompleteError, InputError
 from alpaca_lc.evalset import EvalItem, load_eval_set

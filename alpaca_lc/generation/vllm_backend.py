@@ -16,7 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from alpaca_lc.client import ClientSettings
+from alpaca_lc.calls import ClientSettings
 from alpaca_lc.errors import IncompleteError, UsageError
 from alpaca_lc.generation.base import Generation, GenerationRequest, OnResult
 from alpaca_lc.generation.models import ModelConfig
