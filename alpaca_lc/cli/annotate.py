@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from alpaca_lc.cli.generate import generate_config, model_options
 from alpaca_lc.cli.options import calibration_option, eval_set_option, mix_judges_option, pace_options
-from alpaca_lc.config import AnnotateConfig, EvaluateConfig, JudgeRunConfig
+
+if TYPE_CHECKING:
+    from alpaca_lc.config import AnnotateConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,6 +52,8 @@ def judge_options(func: F) -> F:
 
 
 def _annotate_config(model_outputs: Path, output: Path, opts: dict[str, Any]) -> AnnotateConfig:
+    from alpaca_lc.config import AnnotateConfig, JudgeRunConfig
+
     run = JudgeRunConfig(
         judge=opts["judge"], alpaca_eval_dir=opts["alpaca_eval_dir"], cache=opts["cache"],
         concurrency=opts["concurrency"], timeout=opts["timeout"], tpm=opts["tpm"], rpm=opts["rpm"],
@@ -104,6 +108,7 @@ def annotate(model_outputs: Path, output: Path, **opts: Any) -> None:
 def evaluate(model_outputs: Path | None, model: str | None, generation_seed: int | None, **opts: Any) -> None:
     """Annotate MODEL_OUTPUTS (or generate them with --model), print the leaderboard row, write the results."""
     from alpaca_lc.annotation.run import run_evaluate
+    from alpaca_lc.config import EvaluateConfig
     from alpaca_lc.pipeline import run_evaluate_model
 
     if (model_outputs is None) == (model is None):

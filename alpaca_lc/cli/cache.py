@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from alpaca_lc.config import CacheImportConfig
-
 
 @click.group()
 def cache() -> None:
@@ -21,6 +19,7 @@ def cache() -> None:
 def import_(annotations: tuple[Path, ...], judge: str | None, cache_path: Path | None) -> None:
     """Load AlpacaEval annotations so that judging the same outputs again costs nothing."""
     from alpaca_lc.annotation.run import run_cache_import
+    from alpaca_lc.config import CacheImportConfig
 
     click.echo(run_cache_import(CacheImportConfig(annotations=annotations, judge=judge, cache=cache_path)))
 

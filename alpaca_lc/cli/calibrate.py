@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from alpaca_lc.config import CalibrateConfig
-
 
 @click.command()
 @click.argument("annotations", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -21,6 +19,7 @@ from alpaca_lc.config import CalibrateConfig
 @click.option("--ridge", default=1.0, show_default=True, type=click.FloatRange(min=0), help="Prior on difficulty.")
 def calibrate(annotations: tuple[Path, ...], output: Path, gamed: tuple[Path, ...], ridge: float) -> None:
     """Fit one difficulty per instruction from ANNOTATIONS of many models and write a calibration file."""
+    from alpaca_lc.config import CalibrateConfig
     from alpaca_lc.scoring import run_calibrate
 
     config = CalibrateConfig(annotations=annotations, gamed=gamed, ridge=ridge, output=output)

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from alpaca_lc.config import CorrelateConfig
-
 
 @click.command()
 @click.argument("leaderboard_csv", type=click.Path(path_type=Path, dir_okay=False))
@@ -16,6 +14,7 @@ from alpaca_lc.config import CorrelateConfig
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def correlate(leaderboard_csv: Path, arena: Path, arena_column: str | None, fmt: str) -> None:
     """Spearman and Kendall of LC, raw win rate and length against Arena ratings, plus gameability."""
+    from alpaca_lc.config import CorrelateConfig
     from alpaca_lc.report.correlation import correlate as run_correlate
 
     report = run_correlate(CorrelateConfig(leaderboard=leaderboard_csv, arena=arena, arena_column=arena_column))

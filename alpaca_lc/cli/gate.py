@@ -9,7 +9,6 @@ import click
 
 from alpaca_lc.cli.annotate import judge_options
 from alpaca_lc.cli.options import calibration_option, mix_judges_option
-from alpaca_lc.config import GateConfig, JudgeRunConfig
 
 _PATH = click.Path(path_type=Path, dir_okay=False)
 _CONFIDENCE = click.FloatRange(0.5, 1, min_open=True, max_open=True)
@@ -38,6 +37,7 @@ def gate(ctx: click.Context, candidate: tuple[Path, ...], **opts: Any) -> None:
     Several CANDIDATE files are several sampled outputs per instruction (e.g. generated with different seeds),
     all judged and pooled: that averages out judgment noise and narrows the interval.
     """
+    from alpaca_lc.config import GateConfig, JudgeRunConfig
     from alpaca_lc.gate import run_gate
     from alpaca_lc.jsonio import write_text
     from alpaca_lc.report.gate_report import to_json, to_junit, to_markdown

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from alpaca_lc.cli.options import eval_set_option, pace_options
-from alpaca_lc.config import GenerateConfig
+
+if TYPE_CHECKING:
+    from alpaca_lc.config import GenerateConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,6 +37,8 @@ def model_options(func: F) -> F:
 
 def generate_config(model: str, output: Path, seed: int | None, opts: dict[str, Any]) -> GenerateConfig:
     """A GenerateConfig from parsed options (unknown ones are ignored: they belong to other stages)."""
+    from alpaca_lc.config import GenerateConfig
+
     fields = set(GenerateConfig.model_fields) - {"model", "output", "seed"}
     return GenerateConfig(model=model, output=output, seed=seed, **{k: v for k, v in opts.items() if k in fields})
 

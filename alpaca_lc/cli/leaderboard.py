@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from alpaca_lc.cli.options import calibration_option, eval_set_option, mix_judges_option, output_option
-from alpaca_lc.config import LeaderboardConfig
 
 
 @click.command()
@@ -30,6 +29,7 @@ def leaderboard(
     mix_judges: bool,
 ) -> None:
     """Score ANNOTATIONS (annotations.json files, folders of them, parquet/JSONL tables)."""
+    from alpaca_lc.config import LeaderboardConfig
     from alpaca_lc.report.tables import render, write_table
     from alpaca_lc.scoring import run_leaderboard
 

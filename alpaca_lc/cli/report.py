@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from alpaca_lc.cli.options import calibration_option, mix_judges_option
-from alpaca_lc.config import ReportConfig
 
 
 @click.command()
@@ -21,6 +20,7 @@ def report(
     source: tuple[Path, ...], output_dir: Path, calibration: str, bootstrap: int, title: str, mix_judges: bool
 ) -> None:
     """Write an HTML leaderboard and plots from SOURCE: a leaderboard CSV, or annotations / results folders."""
+    from alpaca_lc.config import ReportConfig
     from alpaca_lc.report.run import run_report
 
     config = ReportConfig(
