@@ -30,6 +30,7 @@ bench:
 	$(BIN)/python benchmarks/lc_speed.py
 	$(BIN)/python benchmarks/annotate_throughput.py
 	$(BIN)/python benchmarks/throttled_judging.py
+	$(BIN)/python benchmarks/command_speed.py
 	$(BIN)/python benchmarks/generate_throughput.py
 	$(BIN)/python benchmarks/compare_alpaca_eval.py
 

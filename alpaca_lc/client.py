@@ -22,6 +22,7 @@ import os
 import random
 import re
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Awaitable, Iterable
 from typing import Any, TypeVar
@@ -97,6 +98,7 @@ class ChatClient:
 
     def __init__(self, endpoint: Endpoint, settings: ClientSettings) -> None:
         self._key = _api_key(endpoint)
+        self._key_env = endpoint.api_key_env
         self.settings = settings
         self.retries: Counter[str] = Counter()
         self.budget = Budget(settings.tpm or endpoint.tokens_per_minute, settings.rpm or endpoint.requests_per_minute)
@@ -122,7 +124,7 @@ class ChatClient:
 
     def scrub(self, text: str) -> str:
         """Remove the API key from a message."""
-        return text.replace(self._key, "***") if len(self._key) >= 4 else text
+        return text.replace(self._key, "***") if len(self._key) >= 4 and self._key != PLACEHOLDER_KEY else text
 
     def report(self) -> PaceReport:
         """Throttling, budget waits and throughput so far."""
@@ -160,6 +162,8 @@ class ChatClient:
 
     def _stops_the_run(self, exc: openai.APIStatusError) -> IncompleteError | None:
         """The error that ends the whole run, for an answer that every further request would get too."""
+        if isinstance(exc, openai.AuthenticationError) and self._key == PLACEHOLDER_KEY and self._key_env:
+            return IncompleteError(f"the endpoint wants an API key (401): set the environment variable {self._key_env}")
         if isinstance(exc, _FATAL):
             return IncompleteError(f"the endpoint refused the request ({cause_of(exc)}): {self.scrub(_message(exc))}")
         if _quota(exc):
@@ -310,14 +314,27 @@ def _message(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
+PLACEHOLDER_KEY = "EMPTY"  # what vLLM documents for a server started without --api-key
+
+
 def _api_key(endpoint: Endpoint) -> str:
-    """The API key from the environment variable the judge config names; a local server may need none."""
+    """The API key from the environment variable the config names. OpenAI's own endpoint requires it; another
+    endpoint (vLLM, llama.cpp, Ollama, a gateway) gets a placeholder when the variable is unset, as such
+    servers usually run without keys (one that wants a key answers 401, and the error says to set it)."""
     if endpoint.api_key_env is None:
-        return "EMPTY"
+        return PLACEHOLDER_KEY
     key = os.environ.get(endpoint.api_key_env)
-    if not key:
+    if key:
+        return key
+    if _is_openai(endpoint.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"):
         raise UsageError(f"the endpoint needs an API key: set the environment variable {endpoint.api_key_env}")
-    return key
+    logger.info("%s is not set: sending a placeholder key to %s", endpoint.api_key_env, endpoint.base_url)
+    return PLACEHOLDER_KEY
+
+
+def _is_openai(base_url: str) -> bool:
+    host = urllib.parse.urlsplit(base_url).hostname or ""
+    return host == "api.openai.com" or host.endswith(".openai.com") or host.endswith(".openai.azure.com")
 
 
 def describe_failure(exc: BaseException, client: ChatClient) -> tuple[str, str]:

@@ -159,6 +159,7 @@ class GenerateConfig(_Closed):
     tpm: float | None = Field(default=None, gt=0)
     rpm: float | None = Field(default=None, gt=0)
     stall_timeout: float = Field(default=300.0, gt=0)
+    progress: bool = True
 
 
 class GateConfig(_Closed):

@@ -171,6 +171,14 @@ class Annotations(RowTable):
     preference: FloatArray
     raw_completion: ObjectArray
 
+    @staticmethod
+    def from_pandas(frame: pd.DataFrame, source: str = "<table>") -> Annotations:
+        """Annotations from a DataFrame with columns model, instruction, output_1, output_2, preference (and
+        optionally annotator, annotator_protocol), validated as a file would be."""
+        columns = {c: frame[c].tolist() if c in frame.columns else [None] * len(frame)
+                   for c in (*_WANTED, "raw_completion", "preference_raw_completion")}  # fmt: skip
+        return _from_columns(columns, Path(source), raw=False, model_required=True)
+
     def to_pandas(self) -> pd.DataFrame:
         """A pandas DataFrame with `ANNOTATION_COLUMNS` (for code that wants one; costs the pandas import)."""
         import pandas as pd

@@ -14,9 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -29,8 +31,9 @@ from alpaca_lc.calibration import (
     write_alpaca_eval_calibration,
 )
 from alpaca_lc.evalset import read_eval_set
+from alpaca_lc.judged import JudgedRows
 from alpaca_lc.records import read_annotations
-from alpaca_lc.scoring import score_annotations
+from alpaca_lc.scoring import score_rows
 from alpaca_lc.testing.alpaca_eval_reference import ensure_venv
 
 WORK = ROOT / "benchmarks" / ".work"
@@ -53,6 +56,71 @@ CHILD = textwrap.dedent(
     json.dump(out, sys.stdout)
     """
 )
+
+
+# Runs inside alpaca-eval's virtualenv as a whole process: reads the same files as `alpaca-lc leaderboard`
+# (the shared parquet and a folder of annotations.json files), then its LC function per model.
+WHOLE = textwrap.dedent(
+    """
+    import glob, json, sys, warnings
+    import pandas as pd
+    from alpaca_eval.metrics.glm_winrate import get_length_controlled_winrate
+    warnings.simplefilter("ignore")
+    shared = pd.read_parquet(sys.argv[1]).sort_values(["model", "index"])
+    frames = [shared.assign(generator_2=shared.model).drop(columns=["index"])]
+    frames += [pd.read_json(p) for p in sorted(glob.glob(sys.argv[2] + "/**/annotations.json", recursive=True))]
+    table = pd.concat(frames, ignore_index=True)
+    out = {}
+    for model, df in table.groupby("generator_2", sort=True):
+        metrics = get_length_controlled_winrate(df.reset_index(drop=True), save_weights_dir=None,
+                                                is_warn_extreme_changes=False)
+        out[model] = float(metrics["length_controlled_winrate"])
+    json.dump(out, sys.stdout)
+    """
+)
+OTHERS = 15
+
+
+def other_models(shared: Path) -> Path:
+    """15 more models as AlpacaEval results folders of annotations.json (shared models' judgments, renamed)."""
+    folder = WORK / "others"
+    raw = pd.read_parquet(shared / "annotations.parquet")
+    for model in sorted(raw.model.unique())[:OTHERS]:
+        name = f"{model}-other"
+        path = folder / name / "weighted_alpaca_eval_gpt4_turbo" / "annotations.json"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            rows = raw[raw.model == model].sort_values("index").assign(generator_2=name)
+            rows.drop(columns=["index", "model"]).to_json(path, orient="records", indent=2)
+    return folder
+
+
+def whole_processes(shared: Path, python: Path, env: dict[str, str], runs: int = 3) -> None:
+    """`alpaca-lc leaderboard` (parse cache cold, then warm) and AlpacaEval's LC on the same 58 models' files."""
+    others = other_models(shared)
+    files = [str(shared / "annotations.parquet"), str(others)]
+    user = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}  # compiled bytecode, as users have
+
+    def clock(cmd: list[str], extra: dict[str, str]) -> float:
+        start = time.perf_counter()
+        done = subprocess.run(cmd, env={**user, **extra}, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            sys.exit(f"{cmd[:3]} failed:\n{done.stderr[-2000:]}")
+        return time.perf_counter() - start
+
+    ours = [sys.executable, "-m", "alpaca_lc", "leaderboard", *files, "--bootstrap", "0", "-o", str(WORK / "lb.csv")]
+    parsed = WORK / "parsed"
+    clock(ours, {"ALPACA_LC_PARSED_CACHE": "off"})  # warm-up: bytecode and the OS file cache
+    theirs_s = statistics.median(clock([str(python), "-c", WHOLE, *files], {}) for _ in range(runs))
+    cold_s = statistics.median(clock(ours, {"ALPACA_LC_PARSED_CACHE": "off"}) for _ in range(runs))
+    clock(ours, {"ALPACA_LC_PARSED_CACHE": str(parsed)})
+    warm_s = statistics.median(clock(ours, {"ALPACA_LC_PARSED_CACHE": str(parsed)}) for _ in range(runs))
+    print(
+        f"\nwhole processes, {43 + OTHERS} models (the shared parquet and {OTHERS} annotations.json files), LC "
+        f"point estimates, median of {runs}: alpaca-eval {theirs_s:.2f} s; alpaca-lc leaderboard {cold_s:.2f} s "
+        f"reading every file ({theirs_s / cold_s:.1f}x faster), {warm_s:.2f} s with its parse cache warm "
+        f"({theirs_s / warm_s:.1f}x faster)"
+    )
 
 
 def hub_cache(shared: Path) -> Path:
@@ -91,7 +159,8 @@ def main() -> None:
 
     annotations = read_annotations([inputs])
     calibration = resolve_calibration("bundled")
-    scores, ours_s = timed(lambda: score_annotations(annotations, calibration, n_boot=0), repeat=3)
+    rows = JudgedRows.of(annotations)  # the LC computation alone, as on alpaca-eval's side (no reading, screening)
+    scores, ours_s = timed(lambda: score_rows(rows, calibration, n_boot=0), repeat=3)
     ours = {s.model: (s.lc.length_controlled_winrate, s.raw.n_total) for s in scores}
 
     print(f"{'model':<36}{'n':>5}{'alpaca-eval':>13}{'alpaca-lc':>11}{'|d|':>8}")
@@ -115,9 +184,10 @@ def main() -> None:
     )
     their_ms, ours_ms = their_s / len(models) * 1000, ours_s / len(models) * 1000
     print(
-        f"LC time: alpaca-eval {their_ms:.0f} ms/model, alpaca-lc {ours_ms:.1f} ms/model: "
+        f"LC time in-process: alpaca-eval {their_ms:.0f} ms/model, alpaca-lc {ours_ms:.1f} ms/model: "
         f"{their_s / ours_s:.0f}x faster"
     )
+    whole_processes(shared, python, env)
 
 
 if __name__ == "__main__":

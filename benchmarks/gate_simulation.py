@@ -57,11 +57,11 @@ class Model:
 
 def load_model(table: pd.DataFrame, name: str, difficulty: pd.Series) -> Model:
     rows = table[table.model == name]
-    keys = instruction_keys(rows.instruction)
+    keys = instruction_keys(rows.instruction.tolist())
     return Model(
-        keys.to_numpy(str),
+        keys,
         (rows.output_1.str.len() - rows.output_2.str.len()).to_numpy(float),
-        keys.map(difficulty).to_numpy(float),
+        difficulty.reindex(keys).to_numpy(float),
         np.clip(rows.preference.to_numpy(float) - 1, 1e-4, 1 - 1e-4),
     )
 

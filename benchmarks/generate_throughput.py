@@ -27,6 +27,7 @@ def run(latency_ms: float, n: int, concurrency: int) -> float:
         eval_set.write_text(json.dumps([{"instruction": f"Benchmark instruction {i}."} for i in range(n)]))
         os.environ["OPENAI_API_KEY"] = "sk-bench"
         config = GenerateConfig(model="bench-model", backend="openai", base_url=server.base_url, eval_set=eval_set,
+                                progress=False,
                                 output=Path(tmp) / "outputs.json", concurrency=concurrency)  # fmt: skip
         start = time.perf_counter()
         result = run_generate(config)

@@ -18,7 +18,7 @@ import pandas as pd
 from _common import require_shared, section, timed
 
 from alpaca_lc.calibration import Calibration, resolve_calibration
-from alpaca_lc.records import instruction_key, read_annotations
+from alpaca_lc.records import Annotations, instruction_key, read_annotations
 from alpaca_lc.scoring import score_annotations
 from alpaca_lc.stats.glm import logistic
 
@@ -71,7 +71,7 @@ def reference_lc(group: pd.DataFrame, calibration: Calibration) -> float:
     return float(logistic(coef[1] * diff + coef[2]).mean() * 100)
 
 
-def synthetic_annotations(n_models: int, n_instructions: int = 805, seed: int = 0) -> tuple[pd.DataFrame, Calibration]:
+def synthetic_annotations(n_models: int, n_instructions: int = 805, seed: int = 0) -> tuple[Annotations, Calibration]:
     rng = np.random.default_rng(seed)
     instructions = [f"synthetic instruction {i}" for i in range(n_instructions)]
     base_len = rng.integers(200, 3000, n_instructions)
@@ -102,7 +102,8 @@ def synthetic_annotations(n_models: int, n_instructions: int = 805, seed: int = 
             "preference": 1 + rng.uniform(0.1, 0.9, 2 * n_instructions),
         }
     )
-    return pd.concat(frames, ignore_index=True), Calibration.of(pd.Series(difficulty, index=keys), gamed, "synthetic")
+    table = Annotations.from_pandas(pd.concat(frames, ignore_index=True), "synthetic")
+    return table, Calibration.of(pd.Series(difficulty, index=keys), gamed, "synthetic")
 
 
 def main() -> None:
@@ -112,7 +113,8 @@ def main() -> None:
     shared = require_shared()
     annotations, read_s = timed(lambda: read_annotations([shared / "annotations.parquet"]))
     calibration = resolve_calibration("bundled")
-    n_models = annotations.model.nunique()
+    frame = annotations.to_pandas()
+    n_models = frame.model.nunique()
 
     with section(f"AlpacaEval 2.0 shared annotations: {n_models} models"):
         print(f"read 41 MB parquet + validate: {read_s:.2f} s")
@@ -121,10 +123,10 @@ def main() -> None:
         print(f"ours, point estimate (no bootstrap): {point_s / n_models * 1000:.1f} ms/model, {point_s:.2f} s total")
         print(f"ours, with 1000-resample bootstrap:   {boot_s / n_models * 1000:.1f} ms/model, {boot_s:.2f} s total")
 
-        models = sorted(annotations.model.unique())[: args.reference_models]
-        subset = [annotations[annotations.model == m] for m in models]
+        models = sorted(frame.model.unique())[: args.reference_models]
+        subset = [frame[frame.model == m] for m in models]
         ref, ref_s = timed(lambda: [reference_lc(g, calibration) for g in subset])
-        ours_subset = pd.concat(subset)
+        ours_subset = annotations.take(np.isin(annotations.model.astype(str), models))
         scores, ours_s = timed(lambda: score_annotations(ours_subset, calibration, n_boot=0), repeat=3)
         gap = max(abs(s.lc.length_controlled_winrate - r) for s, r in zip(scores, ref, strict=True))
         print(

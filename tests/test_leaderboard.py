@@ -102,3 +102,15 @@ def test_parsed_files_are_kept_and_a_changed_file_is_read_again(
     path.write_text(json.dumps(synthetic.annotations("m", quality=1.0)), encoding="utf-8")
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 2_000_000))
     assert run_cli("leaderboard", path, *common).exit_code == 0 and len(list(cache.glob("*.npz"))) == 2
+
+
+def test_flagged_submissions_are_marked(shared: Path, run_cli: RunCli) -> None:
+    csv = pd.read_csv(io.StringIO(run_cli("leaderboard", shared / "annotations.parquet", "--bootstrap", "0").stdout))
+    flags = dict(zip(csv.model, csv["flags"].fillna(""), strict=True))
+    assert flags.pop("NullModel").count(":") >= 2
+    assert flags.pop("gpt4_gamed").startswith("far_shorter")  # answers cut to 10 characters
+    assert not any(flags.values())  # no honest model is flagged
+    md = run_cli("leaderboard", shared / "annotations.parquet", "--bootstrap", "0", "--format", "md").stdout
+    null_row = next(line for line in md.splitlines() if "NullModel" in line)
+    assert null_row.startswith("| ⚠️ NullModel |") and "repeated_output, template_imitation" in null_row
+    assert "| Flags |" in md.splitlines()[0]

@@ -39,7 +39,7 @@ _JUDGE_OPTIONS = [
     click.option("--both-orders", is_flag=True, help="Judge each pair in both orders; report the flip rate."),
     click.option("--dry-run", is_flag=True, help="Estimate calls, tokens and cost from the cache; call nothing."),
     click.option("--cache", type=click.Path(path_type=Path, dir_okay=False), help="Default: $ALPACA_LC_CACHE."),
-    click.option("--no-progress", is_flag=True, help="No progress bar."),
+    click.option("--no-progress", is_flag=True, help="No progress bar (a log gets a few plain lines without it)."),
     eval_set_option,
 ]
 
@@ -119,7 +119,8 @@ def evaluate(model_outputs: Path | None, model: str | None, generation_seed: int
         bootstrap=opts["bootstrap"], seed=opts["seed"], mix_judges=opts["mix_judges"],
     )  # fmt: skip
     if model is not None:
-        generated, run = run_evaluate_model(generate_config(model, Path("unused"), generation_seed, opts), config)
+        generating = generate_config(model, Path("unused"), generation_seed, opts)
+        generated, run = run_evaluate_model(generating.model_copy(update={"progress": not opts["no_progress"]}), config)
         click.echo(generated.summary(), err=True)
     else:
         run = run_evaluate(config)

@@ -54,9 +54,11 @@ def generate_config(model: str, output: Path, seed: int | None, opts: dict[str, 
 @click.option("--timeout", default=600.0, show_default=True, type=click.FloatRange(min=0, min_open=True))
 @click.option("--max-attempts", default=8, show_default=True, type=click.IntRange(min=1))
 @pace_options
+@click.option("--no-progress", is_flag=True, help="No progress bar (a log gets a few plain lines without it).")
 @click.option("-o", "--output", default="model_outputs.json", type=click.Path(path_type=Path, dir_okay=False))
-def generate(model: str, output: Path, seed: int | None, **opts: Any) -> None:
+def generate(model: str, output: Path, seed: int | None, no_progress: bool, **opts: Any) -> None:
     """Generate answers to the eval set's instructions; resumable, finished outputs are kept as they complete."""
     from alpaca_lc.generation.run import run_generate
 
-    click.echo(run_generate(generate_config(model, output, seed, opts)).summary(), err=True)
+    config = generate_config(model, output, seed, opts).model_copy(update={"progress": not no_progress})
+    click.echo(run_generate(config).summary(), err=True)

@@ -21,6 +21,7 @@ from alpaca_lc.evalset import EvalItem, load_eval_set
 from alpaca_lc.generation.base import Failure, Generation, GenerationRequest, load_backend
 from alpaca_lc.generation.models import ModelConfig, load_model_config
 from alpaca_lc.jsonio import write_json
+from alpaca_lc.progress import Progress
 
 
 @dataclass
@@ -101,22 +102,28 @@ def run_generate(config: GenerateConfig) -> GenerateRun:
     todo = [GenerationRequest(i, it.instruction, messages_for(model, it.instruction))
             for i, it in enumerate(items) if it.instruction not in done]  # fmt: skip
     start = time.perf_counter()
+    progress = Progress(len(todo), "generating", "answer", config.progress)
 
     def on_result(result: Generation | Failure) -> None:
         if isinstance(result, Failure):
             run.failures[result.cause] += 1
+            progress.update(1, failed=sum(run.failures.values()))
             return
         record = _record(result, items[result.index], model.name)
         partial.append(record)
         done[record["instruction"]] = record
         run.generated += 1
+        progress.update(1)
 
     if todo:
         client = ClientSettings(
             concurrency=config.concurrency, timeout=config.timeout, max_attempts=config.max_attempts,
             tpm=config.tpm, rpm=config.rpm, stall_timeout=config.stall_timeout,
         )  # fmt: skip
-        load_backend(model.backend)(model, client).generate(todo, on_result)
+        try:
+            load_backend(model.backend)(model, client).generate(todo, on_result)
+        finally:
+            progress.close()
     run.seconds = time.perf_counter() - start
     if run.failures:
         causes = ", ".join(f"{k} {v}" for k, v in sorted(run.failures.items()))

@@ -82,7 +82,8 @@ def run_vllm(config: ModelConfig, requests: list[GenerationRequest]) -> Iterator
     template = Path(config.chat_template).read_text(encoding="utf-8") if config.chat_template else None
     for start in range(0, len(requests), CHUNK):
         chunk = requests[start : start + CHUNK]
-        outputs = llm.chat([r.messages for r in chunk], params, use_tqdm=True, chat_template=template)
+        # Progress is ours (a bar on a terminal, a few lines in a log), counted as chunks finish.
+        outputs = llm.chat([r.messages for r in chunk], params, use_tqdm=False, chat_template=template)
         if len(outputs) != len(chunk):
             raise IncompleteError(f"vLLM returned {len(outputs)} outputs for {len(chunk)} prompts")
         for req, out in zip(chunk, outputs, strict=True):

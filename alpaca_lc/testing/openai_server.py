@@ -60,6 +60,7 @@ class Settings:
     budget_window_s: float = 60.0
     budget_retry_after: bool = False
     quota_exhausted: bool = False
+    api_key: str = ""  # when set, requests must carry it (401 otherwise); unset: keyless, like a local vLLM
 
 
 @dataclass
@@ -218,6 +219,9 @@ async def _completions(request: web.Request) -> web.StreamResponse:
     body = json.loads(await request.read() or b"{}")
     s = state.settings
     state.counts["requests"] += 1
+    if s.api_key and request.headers.get("Authorization") != f"Bearer {s.api_key}":
+        state.counts["401"] += 1
+        return _error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
     if s.record:
         with open(s.record, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(body, ensure_ascii=False) + "\n")

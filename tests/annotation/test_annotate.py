@@ -104,14 +104,25 @@ def test_both_orders_reports_flip_rate(cli: Cli, tmp_path: Path, server: LocalSe
     assert "order flip rate:" in result.stderr and server.stats()["successes"] == 80
 
 
-def test_missing_api_key_is_one_line(cli: Cli, workspace: Workspace, server: LocalServer) -> None:
-    env = workspace.env(server)
-    env["OPENAI_API_KEY"] = ""
-    result = cli("annotate", workspace.outputs, "--max-instances", "3", env=env)
+def test_missing_api_key_is_one_line_for_openai_and_a_placeholder_elsewhere(
+    cli: Cli, workspace: Workspace, server: LocalServer, tmp_path: Path
+) -> None:
+    openai_endpoint = {**workspace.env(server), "OPENAI_API_KEY": "", "OPENAI_BASE_URL": None}
+    result = cli("annotate", workspace.outputs, "--max-instances", "3", env=openai_endpoint)  # type: ignore[arg-type]
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
         "error: the endpoint needs an API key: set the environment variable OPENAI_API_KEY"
     ]
+    keyless = {**workspace.env(server), "OPENAI_API_KEY": ""}  # a local server (vLLM, llama.cpp): no key needed
+    out = tmp_path / "a.json"
+    local = cli("annotate", workspace.outputs, "--max-instances", "3", "-o", out, "--no-progress", env=keyless)
+    assert local.exit_code == 0 and len(json.loads(out.read_text())) == 3
+    with LocalServer(api_key="sk-wanted") as guarded:  # one that does want a key says so
+        env = {**workspace.env(guarded), "OPENAI_API_KEY": "", "ALPACA_LC_CACHE": str(tmp_path / "other.sqlite")}
+        wants = cli("annotate", workspace.outputs, "--max-instances", "3", "--no-progress", env=env)
+    assert (
+        wants.exit_code == 3 and "wants an API key (401): set the environment variable OPENAI_API_KEY" in wants.stderr
+    )
 
 
 def test_unreachable_endpoint_exits_3_and_keeps_the_key_secret(cli: Cli, workspace: Workspace) -> None:

@@ -140,3 +140,14 @@ def test_openai_backend_paces_to_a_rate_limited_endpoint(cli: Cli, tmp_path: Pat
     assert result.exit_code == 0, result.output
     assert len(json.loads((tmp_path / "outputs.json").read_text())) == 60 and stats["successes"] == 60
     assert stats["429"] > 0
+
+
+def test_a_keyless_local_server_needs_no_key_variable(cli: Cli, tmp_path: Path) -> None:
+    """vLLM, llama.cpp and Ollama run without keys: OPENAI_API_KEY unset is fine for them."""
+    write_eval_set(tmp_path, 10)
+    with LocalServer(generation_words=5) as server:
+        result = cli("generate", "--model", "local-model", "--backend", "openai", "--base-url", server.base_url,
+                     "--eval-set", tmp_path / "eval_set.json", "-o", tmp_path / "out.json", "--no-progress",
+                     env={"OPENAI_API_KEY": None, "OPENAI_BASE_URL": None})  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert len(json.loads((tmp_path / "out.json").read_text())) == 10
