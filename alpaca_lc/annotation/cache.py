@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from platformdirs import user_cache_dir
 from alpaca_lc.errors import InputError
 
 ENV_CACHE = "ALPACA_LC_CACHE"
+_OPEN_TIMEOUT = 60.0
 KEY_VERSION = "v1"
 IMPORT_KEY_VERSION = "import-v1"
 
@@ -117,15 +119,26 @@ class JudgmentCache:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA busy_timeout = 60000")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise InputError(f"cannot open the judgment cache: {exc}", path=path) from None
+        deadline = time.monotonic() + _OPEN_TIMEOUT
+        while True:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+                self._db.execute("PRAGMA busy_timeout = 60000")
+                # Switching a new file to WAL needs it to itself, and SQLite does not wait for that (busy_timeout
+                # does not apply): two runs creating one cache at once retry here.
+                if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = NORMAL")
+                self._migrate()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise InputError(f"cannot open the judgment cache: {exc}", path=path) from None
+                self._db.close()
+                time.sleep(random.uniform(0.02, 0.1))
+            except sqlite3.DatabaseError as exc:
+                raise InputError(f"cannot open the judgment cache: {exc}", path=path) from None
 
     def _migrate(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")
