@@ -148,6 +148,7 @@ class GenerateConfig(_Closed):
     top_p: float | None = Field(default=None, gt=0, le=1)
     seed: int | None = None
     tensor_parallel_size: int | None = Field(default=None, ge=1)
+    pipeline_parallel_size: int | None = Field(default=None, ge=1)
     data_parallel_size: int | None = Field(default=None, ge=1)
     base_url: str | None = None
     max_instances: int | None = Field(default=None, ge=1)
@@ -160,6 +161,7 @@ class GenerateConfig(_Closed):
     rpm: float | None = Field(default=None, gt=0)
     stall_timeout: float = Field(default=300.0, gt=0)
     progress: bool = True
+    ray: str | None = None  # "local", "auto" or a cluster address: generate on Ray
 
 
 class GateConfig(_Closed):

@@ -1,23 +1,71 @@
-"""The whole pipeline for `evaluate --model`: generate, then annotate and score, under one results folder."""
+"""The whole pipeline for `evaluate --model`: generate, then annotate and score, under one results folder; with
+several models (a sweep), one combined leaderboard, each model judged as soon as its outputs are complete."""
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
 from alpaca_lc.annotation.run import EvaluateRun, run_evaluate
 from alpaca_lc.config import EvaluateConfig, GenerateConfig
-from alpaca_lc.generation.run import GenerateRun, resolve_model, run_generate
+from alpaca_lc.errors import UsageError
+from alpaca_lc.generation.run import GenerateRun, resolve_model, run_generate_many
+from alpaca_lc.jsonio import write_text
+from alpaca_lc.report.tables import render
+from alpaca_lc.scoring import leaderboard_table_rows
 
 
-def run_evaluate_model(generate: GenerateConfig, evaluate: EvaluateConfig) -> tuple[GenerateRun, EvaluateRun]:
-    """Generate `DIR/<name>/model_outputs.json` (resuming or reusing what is there), then evaluate it.
+@dataclass(frozen=True)
+class Sweep:
+    """Each model's generation and evaluation, and the combined leaderboard (rows sorted by LC)."""
+
+    generated: list[GenerateRun]
+    evaluated: list[EvaluateRun]
+    table: list[dict[str, Any]]
+    leaderboard: Path | None
+
+
+def output_paths(generates: list[GenerateConfig], folder: Path) -> list[GenerateConfig]:
+    """Each model's config with its outputs at `folder/<name>/model_outputs.json`; two models of one name are
+    an error (their results would overwrite each other)."""
+    named: dict[str, str] = {}
+    placed = []
+    for config in generates:
+        name = resolve_model(config).name
+        if name in named:
+            raise UsageError(f"--model {config.model} and --model {named[name]} are both named {name!r}: give one "
+                             "of them another name in its model config")  # fmt: skip
+        named[name] = config.model
+        placed.append(config.model_copy(update={"output": folder / name / "model_outputs.json", "name": name}))
+    return placed
+
+
+def run_evaluate_models(generates: list[GenerateConfig], evaluate: EvaluateConfig) -> Sweep:
+    """Generate each model's outputs (resuming or reusing what is there) and evaluate them; with several
+    models, write `DIR/leaderboard.csv` combining them.
 
     Args:
-        generate: the generation settings (its output path is replaced by the results folder's).
-        evaluate: the judging and scoring settings (its model-outputs path likewise).
+        generates: one per model (output paths are replaced by the results folder's).
+        evaluate: the judging and scoring settings (the model-outputs path is replaced likewise).
     """
-    name = resolve_model(generate).name
-    outputs = evaluate.output_dir / name / "model_outputs.json"
-    generated = run_generate(
-        generate.model_copy(update={"output": outputs, "eval_set": evaluate.annotate.eval_set, "name": name})
+    configs = output_paths(
+        [g.model_copy(update={"eval_set": evaluate.annotate.eval_set}) for g in generates], evaluate.output_dir
     )
-    annotate = evaluate.annotate.model_copy(update={"model_outputs": outputs, "name": name})
-    return generated, run_evaluate(evaluate.model_copy(update={"annotate": annotate}))
+    judging: list[Future[EvaluateRun]] = []
+    # One judging thread: a model is judged as soon as its outputs are written, while others still generate.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge") as judge:
+
+        def judge_model(run: GenerateRun) -> None:
+            annotate = evaluate.annotate.model_copy(update={"model_outputs": run.output, "name": run.name})
+            judging.append(judge.submit(run_evaluate, evaluate.model_copy(update={"annotate": annotate})))
+
+        generated = run_generate_many(configs, on_done=judge_model)
+        evaluated = [f.result() for f in judging]
+    table = leaderboard_table_rows([row for run in evaluated for row in run.table])
+    path = None
+    if len(configs) > 1:
+        path = evaluate.output_dir / "leaderboard.csv"
+        write_text(path, render(table, "csv"))
+    return Sweep(generated, evaluated, table, path)

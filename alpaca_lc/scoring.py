@@ -10,7 +10,7 @@ import zlib
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -81,7 +81,11 @@ class ModelScore:
 
 def leaderboard_table(scores: list[ModelScore]) -> list[dict[str, object]]:
     """Scores as leaderboard rows (dicts in `LEADERBOARD_COLUMNS` order) sorted by LC win rate, best first."""
-    rows = [s.row() for s in scores]
+    return leaderboard_table_rows([s.row() for s in scores])
+
+
+def leaderboard_table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Leaderboard rows sorted by LC win rate, best first (a model without one last)."""
     return sorted(rows, key=lambda r: -_sort_value(r["length_controlled_winrate"]))
 
 

@@ -95,7 +95,12 @@ def annotate(model_outputs: Path, output: Path, **opts: Any) -> None:
 
 @click.command()
 @click.argument("model_outputs", required=False, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--model", default=None, help="Generate the outputs first with this model (config name or path).")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    help="Generate the outputs first with this model (config name or path); repeat it for a sweep.",
+)
 @model_options
 @click.option("--generation-seed", type=int, default=None, help="Sampling seed for --model.")
 @judge_options
@@ -105,26 +110,41 @@ def annotate(model_outputs: Path, output: Path, **opts: Any) -> None:
 @click.option("--output-dir", default="results", show_default=True, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=0))
 @click.option("--seed", default=0, show_default=True, type=int, help="Bootstrap seed.")
-def evaluate(model_outputs: Path | None, model: str | None, generation_seed: int | None, **opts: Any) -> None:
-    """Annotate MODEL_OUTPUTS (or generate them with --model), print the leaderboard row, write the results."""
+def evaluate(model_outputs: Path | None, models: tuple[str, ...], generation_seed: int | None, **opts: Any) -> None:
+    """Annotate MODEL_OUTPUTS (or generate them with --model), print the leaderboard row, write the results.
+
+    With several --model (a sweep), each model is judged as soon as its outputs are complete, and one combined
+    leaderboard is written to OUTPUT_DIR/leaderboard.csv and printed.
+    """
     from alpaca_lc.annotation.run import run_evaluate
     from alpaca_lc.config import EvaluateConfig
-    from alpaca_lc.pipeline import run_evaluate_model
+    from alpaca_lc.pipeline import run_evaluate_models
 
-    if (model_outputs is None) == (model is None):
+    if (model_outputs is None) == (not models):
         raise click.UsageError("give either MODEL_OUTPUTS or --model")
     config = EvaluateConfig(
         annotate=_annotate_config(model_outputs or Path("model_outputs.json"), Path("annotations.json"), opts),
         output_dir=opts["output_dir"], leaderboard=opts["leaderboard"], calibration=opts["calibration"],
         bootstrap=opts["bootstrap"], seed=opts["seed"], mix_judges=opts["mix_judges"],
     )  # fmt: skip
-    if model is not None:
-        generating = generate_config(model, Path("unused"), generation_seed, opts)
-        generated, run = run_evaluate_model(generating.model_copy(update={"progress": not opts["no_progress"]}), config)
+    if not models:
+        _print_evaluation(run_evaluate(config), opts["leaderboard"])
+        return
+    progress = {"progress": not opts["no_progress"]}
+    generating = [generate_config(m, Path("unused"), generation_seed, opts).model_copy(update=progress) for m in models]
+    sweep = run_evaluate_models(generating, config)
+    for generated in sweep.generated:
         click.echo(generated.summary(), err=True)
-    else:
-        run = run_evaluate(config)
-    _print_evaluation(run, opts["leaderboard"])
+    if len(sweep.evaluated) == 1:
+        _print_evaluation(sweep.evaluated[0], opts["leaderboard"])
+        return
+    from alpaca_lc.report.tables import render
+
+    for run in sweep.evaluated:
+        assert run.annotate.result is not None
+        click.echo(f"{run.annotate.name}: {run.annotate.result.tally.summary()}", err=True)
+    click.echo(render(sweep.table, "md"), nl=False)
+    click.echo(f"combined leaderboard in {sweep.leaderboard}", err=True)
 
 
 def _print_evaluation(run: Any, leaderboard: Path | None) -> None:

@@ -23,7 +23,12 @@ _MODEL_OPTIONS = [
     click.option("--temperature", type=click.FloatRange(min=0), default=None),
     click.option("--top-p", type=click.FloatRange(min=0, max=1, min_open=True), default=None),
     click.option("--tensor-parallel-size", type=click.IntRange(min=1), default=None),
-    click.option("--data-parallel-size", type=click.IntRange(min=1), default=None),
+    click.option("--pipeline-parallel-size", type=click.IntRange(min=1), default=None,
+                 help="Pipeline stages (with --ray, may span nodes)."),
+    click.option("--data-parallel-size", type=click.IntRange(min=1), default=None,
+                 help="Replicas of the model, placed by Ray (above 1 implies --ray local unless given)."),
+    click.option("--ray", default=None, metavar="local|auto|ADDRESS",
+                 help="Generate on Ray: a private local instance, the cluster of this machine, or a cluster address."),
     click.option("--base-url", default=None, help="OpenAI-compatible endpoint for the openai backend."),
 ]  # fmt: skip
 
@@ -44,7 +49,13 @@ def generate_config(model: str, output: Path, seed: int | None, opts: dict[str, 
 
 
 @click.command()
-@click.option("--model", required=True, help="A bundled model config name, a YAML file, or a model name/path.")
+@click.option(
+    "--model",
+    "models",
+    required=True,
+    multiple=True,
+    help="A bundled model config name, a YAML file, or a model name/path; repeat it for a sweep.",
+)
 @model_options
 @click.option("--seed", type=int, default=None, help="Sampling seed.")
 @eval_set_option
@@ -55,10 +66,36 @@ def generate_config(model: str, output: Path, seed: int | None, opts: dict[str, 
 @click.option("--max-attempts", default=8, show_default=True, type=click.IntRange(min=1))
 @pace_options
 @click.option("--no-progress", is_flag=True, help="No progress bar (a log gets a few plain lines without it).")
-@click.option("-o", "--output", default="model_outputs.json", type=click.Path(path_type=Path, dir_okay=False))
-def generate(model: str, output: Path, seed: int | None, no_progress: bool, **opts: Any) -> None:
+@click.option(
+    "-o",
+    "--output",
+    default=None,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="One model's outputs (default model_outputs.json).",
+)
+@click.option(
+    "--output-dir",
+    default=None,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Several models' outputs, each at DIR/<name>/model_outputs.json (default results).",
+)
+def generate(
+    models: tuple[str, ...],
+    output: Path | None,
+    output_dir: Path | None,
+    seed: int | None,
+    no_progress: bool,
+    **opts: Any,
+) -> None:
     """Generate answers to the eval set's instructions; resumable, finished outputs are kept as they complete."""
-    from alpaca_lc.generation.run import run_generate
+    from alpaca_lc.generation.run import run_generate_many
+    from alpaca_lc.pipeline import output_paths
 
-    config = generate_config(model, output, seed, opts).model_copy(update={"progress": not no_progress})
-    click.echo(run_generate(config).summary(), err=True)
+    if len(models) > 1 and output is not None:
+        raise click.UsageError("-o names one model's outputs: with several --model, use --output-dir")
+    configs = [generate_config(m, output or Path("model_outputs.json"), seed, opts).model_copy(
+        update={"progress": not no_progress}) for m in models]  # fmt: skip
+    if len(models) > 1 or output_dir is not None:
+        configs = output_paths(configs, output_dir or Path("results"))
+    for run in run_generate_many(configs):
+        click.echo(run.summary(), err=True)

@@ -30,6 +30,7 @@ class Engine(_Closed):
     """vLLM engine options (ignored by the `openai` backend)."""
 
     tensor_parallel_size: int = Field(default=1, ge=1)
+    pipeline_parallel_size: int = Field(default=1, ge=1)
     data_parallel_size: int = Field(default=1, ge=1)
     dtype: str = "auto"
     max_model_len: int | None = Field(default=None, ge=1)

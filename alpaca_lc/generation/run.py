@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import platform
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -52,6 +54,7 @@ def resolve_model(config: GenerateConfig) -> ModelConfig:
                                   "max_new_tokens": config.max_new_tokens, "seed": config.seed}.items()
                 if v is not None}  # fmt: skip
     engine = {k: v for k, v in {"tensor_parallel_size": config.tensor_parallel_size,
+                                "pipeline_parallel_size": config.pipeline_parallel_size,
                                 "data_parallel_size": config.data_parallel_size}.items() if v is not None}  # fmt: skip
     update: dict[str, Any] = {
         "sampling": model.sampling.model_copy(update=sampling),
@@ -77,14 +80,49 @@ def messages_for(model: ModelConfig, instruction: str) -> list[dict[str, str]]:
 def settings_hash(model: ModelConfig, items: list[EvalItem]) -> str:
     """Identifies the settings outputs were made with (resume and reuse only match the same settings)."""
     # What can change the outputs; not where or how the model is served.
-    serving = {"server_start_timeout", "data_parallel_size", "tensor_parallel_size", "gpu_memory_utilization"}
+    serving = {"server_start_timeout", "data_parallel_size", "tensor_parallel_size", "pipeline_parallel_size",
+               "gpu_memory_utilization"}  # fmt: skip
     relevant = model.model_dump(exclude={"endpoint": True, "backend": True, "engine": serving})
     relevant["instructions"] = hashlib.sha256("\0".join(i.instruction for i in items).encode()).hexdigest()
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def run_generate(config: GenerateConfig) -> GenerateRun:
-    """Generate the missing outputs, then write `model_outputs.json` and its sidecar atomically.
+@dataclass
+class GenerationJob:
+    """One model's generation in progress: what is done (kept in its partial file) and what is still to do."""
+
+    config: GenerateConfig
+    model: ModelConfig
+    items: list[EvalItem]
+    digest: str
+    run: GenerateRun
+    partial: _Partial
+    done: dict[str, dict[str, Any]]
+    todo: list[GenerationRequest]
+    progress: Progress
+    started: float = field(default_factory=time.perf_counter)
+
+    def on_result(self, result: Generation | Failure) -> None:
+        """Keep one answer the moment it arrives (a failure is counted and generated again next run)."""
+        if isinstance(result, Failure):
+            self.run.failures[result.cause] += 1
+            self.progress.update(1, failed=sum(self.run.failures.values()))
+            return
+        record = _record(result, self.items[result.index], self.model.name)
+        self.partial.append(record)
+        self.done[record["instruction"]] = record
+        self.run.generated += 1
+        self.progress.update(1)
+
+    def on_ray(self) -> bool:
+        """Whether this job runs on Ray: asked for, or vLLM replicas (data parallelism), which need Ray."""
+        vllm = self.model.backend == "vllm"
+        return vllm and (self.config.ray is not None or self.model.engine.data_parallel_size > 1)
+
+
+def prepare_generation(config: GenerateConfig) -> GenerationJob | GenerateRun:
+    """The job of generating what is missing, or the finished run when complete outputs with the same settings
+    already exist.
 
     Args:
         config: the generate configuration.
@@ -101,39 +139,79 @@ def run_generate(config: GenerateConfig) -> GenerateRun:
     run.resumed = len(done)
     todo = [GenerationRequest(i, it.instruction, messages_for(model, it.instruction))
             for i, it in enumerate(items) if it.instruction not in done]  # fmt: skip
-    start = time.perf_counter()
-    progress = Progress(len(todo), "generating", "answer", config.progress)
+    progress = Progress(len(todo), f"generating {model.name}", "answer", config.progress)
+    return GenerationJob(config, model, items, digest, run, partial, done, todo, progress)
 
-    def on_result(result: Generation | Failure) -> None:
-        if isinstance(result, Failure):
-            run.failures[result.cause] += 1
-            progress.update(1, failed=sum(run.failures.values()))
-            return
-        record = _record(result, items[result.index], model.name)
-        partial.append(record)
-        done[record["instruction"]] = record
-        run.generated += 1
-        progress.update(1)
 
-    if todo:
+def finish_generation(job: GenerationJob) -> GenerateRun:
+    """Write `model_outputs.json` and its sidecar atomically once every answer is in; exit 3 otherwise."""
+    job.progress.close()
+    run = job.run
+    run.seconds = time.perf_counter() - job.started
+    if run.failures:
+        causes = ", ".join(f"{k} {v}" for k, v in sorted(run.failures.items()))
+        raise IncompleteError(f"{sum(run.failures.values())} of {len(job.items)} generations failed ({causes}); "
+                              f"finished ones are kept in {job.partial.path}, re-run to generate the rest")  # fmt: skip
+    records = [job.done[it.instruction] for it in job.items]
+    write_json(job.config.output, records)
+    write_json(_sidecar(job.config.output), _metadata(job.model, records, job.digest, run))
+    job.partial.path.unlink(missing_ok=True)
+    return run
+
+
+def run_generate(config: GenerateConfig) -> GenerateRun:
+    """Generate the missing outputs, then write `model_outputs.json` and its sidecar atomically.
+
+    Args:
+        config: the generate configuration.
+    """
+    return run_generate_many([config])[0]
+
+
+def run_generate_many(
+    configs: list[GenerateConfig], on_done: Callable[[GenerateRun], None] = lambda run: None
+) -> list[GenerateRun]:
+    """Generate several models' outputs: vLLM models on Ray side by side (when asked, or with data
+    parallelism), the others one after another here. `on_done` gets each model's finished run as soon as its
+    outputs are written, while others may still generate.
+
+    Args:
+        configs: one per model (each with its own output path).
+        on_done: called with each model's run when its outputs are complete.
+    """
+    from alpaca_lc.generation.ray_backend import RayJob, generate_on_ray
+
+    prepared = [prepare_generation(c) for c in configs]  # everything read and checked before any work
+    runs: dict[int, GenerateRun] = {}
+
+    def finished(i: int, job: GenerationJob) -> None:
+        runs[i] = finish_generation(job)
+        on_done(runs[i])
+
+    ray_jobs = []
+    for i, job in enumerate(prepared):
+        if isinstance(job, GenerateRun):
+            runs[i] = job
+            on_done(job)
+        elif job.on_ray():
+            ray_jobs.append(RayJob(job.model, job.todo, job.on_result, functools.partial(finished, i, job)))
+        else:
+            _generate_here(job)
+            finished(i, job)
+    if ray_jobs:
+        address = next((c.ray for c in configs if c.ray is not None), "local")
+        generate_on_ray(ray_jobs, address)
+    return [runs[i] for i in range(len(configs))]
+
+
+def _generate_here(job: GenerationJob) -> None:
+    config = job.config
+    if job.todo:
         client = ClientSettings(
             concurrency=config.concurrency, timeout=config.timeout, max_attempts=config.max_attempts,
             tpm=config.tpm, rpm=config.rpm, stall_timeout=config.stall_timeout,
         )  # fmt: skip
-        try:
-            load_backend(model.backend)(model, client).generate(todo, on_result)
-        finally:
-            progress.close()
-    run.seconds = time.perf_counter() - start
-    if run.failures:
-        causes = ", ".join(f"{k} {v}" for k, v in sorted(run.failures.items()))
-        raise IncompleteError(f"{sum(run.failures.values())} of {len(items)} generations failed ({causes}); "
-                              f"finished ones are kept in {partial.path}, re-run to generate the rest")  # fmt: skip
-    records = [done[it.instruction] for it in items]
-    write_json(config.output, records)
-    write_json(_sidecar(config.output), _metadata(model, records, digest, run))
-    partial.path.unlink(missing_ok=True)
-    return run
+        load_backend(job.model.backend)(job.model, client).generate(job.todo, job.on_result)
 
 
 def _record(result: Generation, item: EvalItem, name: str) -> dict[str, Any]:

@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from alpaca_lc.generation import vllm_backend
-
 from . import fake_vllm
 from .test_generate import write_eval_set
 
@@ -75,14 +73,6 @@ def test_missing_vllm_says_how_to_install(cli: Cli, tmp_path: Path, monkeypatch:
                  "-o", tmp_path / "o.json", env={})  # fmt: skip
     assert result.exit_code == 2 and "pip install 'alpaca-lc[vllm]'" in result.stderr
     assert not (tmp_path / "o.json").exists()
-
-
-def test_gpu_groups_for_data_parallel(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")
-    assert vllm_backend.gpu_groups(2, 2) == ["4,5", "6,7"]
-    assert vllm_backend.gpu_groups(4, 1) == ["4", "5", "6", "7"]
-    with pytest.raises(Exception, match="8 GPUs"):
-        vllm_backend.gpu_groups(4, 2)
 
 
 FAKE_SERVE = """#!{python}
