@@ -64,4 +64,4 @@ def test_generate_takes_no_progress(tmp_path: Path) -> None:
         quiet = subprocess.run([*base, "-o", str(tmp_path / "b.json"), "--no-progress"], env=env, capture_output=True,
                                check=False)  # fmt: skip
     assert shown.returncode == quiet.returncode == 0
-    assert b"generating: 40/40" in shown.stderr and b"generating:" not in quiet.stderr
+    assert b"generating m: 40/40" in shown.stderr and b"generating" not in quiet.stderr
