@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SHARED ?= ../shared/data/alpaca_eval_2
 
-.PHONY: install check test test-fast bench leaderboards calibration protocols clean
+.PHONY: install check test test-fast bench leaderboards calibration subsets protocols clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,11 +33,18 @@ bench:
 	$(BIN)/python benchmarks/command_speed.py
 	$(BIN)/python benchmarks/generate_throughput.py
 	$(BIN)/python benchmarks/compare_alpaca_eval.py
+	$(BIN)/python benchmarks/subset_accuracy.py
 
 # The bundled AlpacaEval 2.0 calibration, fitted by our own command from the shared annotations.
 calibration:
 	$(BIN)/alpaca-lc calibrate $(SHARED)/annotations.parquet --gamed $(SHARED)/gamed_baselines.parquet \
 		-o alpaca_lc/data/alpaca_eval_2_calibration.json
+
+# The bundled subsets (`--subset tiny|small`), fitted by our own command on the shared annotations (a test checks
+# the command reproduces them).
+subsets:
+	$(BIN)/alpaca-lc subset fit $(SHARED)/annotations.parquet --size 100 --name tiny -o alpaca_lc/data/subset_tiny.json
+	$(BIN)/alpaca-lc subset fit $(SHARED)/annotations.parquet --size 200 --name small -o alpaca_lc/data/subset_small.json
 
 # The committed leaderboard, regenerated from the shared annotations (a test checks it is up to date).
 leaderboards:

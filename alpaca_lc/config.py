@@ -67,6 +67,18 @@ class LeaderboardConfig(_Closed):
     seed: int = 0
     spec: Literal["length_controlled_v1"] = "length_controlled_v1"
     mix_judges: bool = False
+    subset: str | None = None  # annotations cover this subset: estimate the full set from them
+    outputs: tuple[Path, ...] = ()  # with `subset`: each model's outputs on every instruction
+
+
+class SubsetFitConfig(_Closed):
+    """`alpaca-lc subset fit`: choose instructions to judge and fit the estimator on many models' judgments."""
+
+    annotations: tuple[Path, ...] = Field(min_length=1)
+    size: int = Field(ge=1)
+    output: Path
+    seed: int = 0
+    name: str | None = None
 
 
 class CalibrateConfig(_Closed):
@@ -111,6 +123,7 @@ class AnnotateConfig(_Closed):
     eval_set: Path | None = None
     name: str | None = None
     max_instances: int | None = Field(default=None, ge=1)
+    subset: str | None = None  # judge only this subset's instructions (`tiny`, `small` or a subset file)
     dry_run: bool = False
     output: Path = Path("annotations.json")
     run: JudgeRunConfig = JudgeRunConfig()
@@ -181,6 +194,7 @@ class GateConfig(_Closed):
     eval_set: Path | None = None
     run: JudgeRunConfig = JudgeRunConfig()
     mix_judges: bool = False
+    subset: str | None = None  # judge only this subset; releases are model outputs
 
 
 class ReportConfig(_Closed):

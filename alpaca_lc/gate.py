@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 import numpy.typing as npt
 
 from alpaca_lc.annotation.annotator import Pair
-from alpaca_lc.annotation.run import build_pairs, judge_instrument, run_annotate
+from alpaca_lc.annotation.run import build_pairs, judge_instrument, run_annotate, subset_pairs
 from alpaca_lc.calibration import Calibration, check_coverage, resolve_calibration
 from alpaca_lc.config import AnnotateConfig, GateConfig
-from alpaca_lc.errors import InputError
+from alpaca_lc.errors import InputError, UsageError
 from alpaca_lc.instrument import UNKNOWN, Instrument, check_one_instrument, instruments_by_model
 from alpaca_lc.records import instruction_keys, read_annotations
 from alpaca_lc.scoring import calibration_notes
 from alpaca_lc.screening import Flag, screen
-from alpaca_lc.stats.lc import ModelRows, length_controlled
+from alpaca_lc.stats.lc import GamedRows, LCResult, ModelRows, length_controlled
 from alpaca_lc.stats.paired import PairedLC, paired_lc
 from alpaca_lc.stats.winrate import RawMetrics, average_length, raw_metrics
+from alpaca_lc.subset import Subset, estimate_model, resolve_subset
 
 
 @dataclass(frozen=True)
@@ -89,17 +92,22 @@ class GateResult:
     notes: list[str] = field(default_factory=list)
 
 
-def read_release(paths: tuple[Path, ...], config: GateConfig, calibration: Calibration) -> list[PendingSample]:
+def read_release(
+    paths: tuple[Path, ...], config: GateConfig, calibration: Calibration, subset: Subset | None = None
+) -> list[PendingSample]:
     """Read a release's files (one per sampled output of each instruction) and check them; nothing is judged yet.
 
     Args:
         paths: the release's files (annotations, or model outputs to judge); all name the same model.
         config: the gate configuration (judge, reference, eval set).
         calibration: supplies the eval set's coverage.
+        subset: judge only this subset's instructions.
     """
+    if subset is not None and len(paths) > 1:
+        raise UsageError("with --subset, give one file per release (sampled outputs are not pooled)")
     samples: list[PendingSample] = []
     for path in paths:
-        sample = _read_sample(path, config, calibration)
+        sample = _read_sample(path, config, calibration, subset)
         if samples and sample.name != samples[0].name:
             raise InputError(f"holds model {sample.name!r}, but {paths[0]} holds {samples[0].name!r}; "
                              "give samples of one release", path=path)  # fmt: skip
@@ -125,9 +133,13 @@ def finish_release(pending: list[PendingSample], calibration: Calibration) -> Re
     return Release(pending[0].name, rows, raw, average_length(lengths), list(flags.values()), len(samples))
 
 
-def _read_sample(path: Path, config: GateConfig, calibration: Calibration) -> PendingSample:
-    """One file of a release: finished annotations (a file or results folder), or model outputs to judge."""
+def _read_sample(path: Path, config: GateConfig, calibration: Calibration, subset: Subset | None) -> PendingSample:
+    """One file of a release: finished annotations (a file or results folder), or model outputs to judge (with a
+    subset, only its instructions)."""
     if _is_annotations(path):
+        if subset is not None:
+            raise InputError("with --subset a release is its model outputs (every instruction's length is needed), "
+                             "not annotations", path=path)  # fmt: skip
         table = read_annotations([path])
         models = set(table.model.tolist())
         if len(models) != 1:
@@ -143,10 +155,12 @@ def _read_sample(path: Path, config: GateConfig, calibration: Calibration) -> Pe
         name, pairs = build_pairs(annotate)
         instructions = [p.instruction for p in pairs]
         out1, out2 = [p.output_1 for p in pairs], [p.output_2 for p in pairs]
-        prefs, job = None, (annotate, pairs)
+        prefs, job = None, (annotate, pairs if subset is None else subset_pairs(pairs, subset))
         instrument = judge_instrument(config.run)
     keys = instruction_keys(instructions)
     check_coverage(calibration, keys, [str(path)] * len(keys), np.arange(1, len(keys) + 1))
+    if subset is not None:
+        subset.check_covers(keys, str(path))
     return PendingSample(name, keys, out1, out2, prefs, job, instrument)
 
 
@@ -157,7 +171,10 @@ def _judged(pending: PendingSample, calibration: Calibration) -> _Sample:
         run = run_annotate(annotate, (pending.name, pairs))
         run.check_complete()
         assert run.result is not None
-        prefs = np.array(run.result.preferences, dtype=float)
+        # With a subset only its pairs were judged: the others stay NaN (not judged) in the full-set rows.
+        values = [np.nan if v is None else v for v in run.result.preferences]
+        judged = dict(zip(instruction_keys(p.instruction for p in pairs).tolist(), values, strict=True))
+        prefs = np.array([judged.get(k, np.nan) for k in pending.keys.tolist()], dtype=float)
     assert prefs is not None
     out1, out2 = pending.output_1, pending.output_2
     rows = ModelRows(
@@ -192,22 +209,29 @@ def run_gate(config: GateConfig) -> GateResult:
     gamed = calibration.gamed_rows()
     level = 2 * config.confidence - 1  # the two-sided interval whose ends are one-sided bounds at `confidence`
     # Every file is read and checked before any judgment is paid for.
-    pending = read_release(config.candidate, config, calibration)
-    pending_previous = read_release(config.previous, config, calibration) if config.previous else None
+    subset = None if config.subset is None else resolve_subset(config.subset)
+    pending = read_release(config.candidate, config, calibration, subset)
+    pending_previous = read_release(config.previous, config, calibration, subset) if config.previous else None
     files = [*zip(config.candidate, pending, strict=True), *zip(config.previous, pending_previous or [], strict=True)]
     notes = check_one_instrument([(str(f), p.instrument) for f, p in files], config.mix_judges, "compare releases")
     notes += calibration_notes(calibration, [p.instrument for _, p in files])
     candidate = finish_release(pending, calibration)
     previous = finish_release(pending_previous, calibration) if pending_previous else None
 
-    lc = length_controlled(candidate.rows, gamed, n_boot=config.bootstrap, seed=config.seed, level=level)
-    paired = None
-    if previous is not None:
-        paired = paired_lc(candidate.rows, previous.rows, gamed, n_boot=config.bootstrap, seed=config.seed, level=level)
+    if subset is not None:
+        candidate, lc, previous, paired = _subset_comparison(candidate, previous, subset, gamed, config, level)
+        notes.append(f"estimated from {candidate.raw.n_total} of {len(candidate.rows.key)} instructions (subset "
+                     f"{subset.name}); the intervals include the subset's estimation error")  # fmt: skip
+    else:
+        lc = length_controlled(candidate.rows, gamed, n_boot=config.bootstrap, seed=config.seed, level=level)
+        paired = None
+        if previous is not None:
+            paired = paired_lc(candidate.rows, previous.rows, gamed, n_boot=config.bootstrap, seed=config.seed,
+                               level=level)  # fmt: skip
     checks = [_screening_check(candidate, config)]
     if config.min_lc is not None:
         bounds = (lc.lc_ci_low, lc.lc_ci_high)
-        n, k = len(set(candidate.rows.key)), candidate.samples
+        n, k = len(set(candidate.rows.key[~np.isnan(candidate.rows.preference)])), candidate.samples
         checks.append(
             _threshold_check("min_lc", lc.length_controlled_winrate, bounds, config.min_lc, below_fails=True, n=n, k=k)
         )
@@ -222,6 +246,30 @@ def run_gate(config: GateConfig) -> GateResult:
     exit_code = {"pass": 0, "fail": 1}.get(outcome, 0 if config.on_inconclusive == "pass" else 1)
     return GateResult(outcome, checks, candidate, previous, lc.length_controlled_winrate, (lc.lc_ci_low, lc.lc_ci_high),
                       paired, config.confidence, exit_code, notes)  # fmt: skip
+
+
+def _subset_comparison(
+    candidate: Release, previous: Release | None, subset: Subset, gamed: GamedRows | None, config: GateConfig,
+    level: float,
+) -> tuple[Release, LCResult, Release | None, PairedLC | None]:  # fmt: skip
+    """Both releases estimated from the same subset; the difference's interval adds both estimates' subset
+    error to the paired sampling error of the completed rows."""
+    est = estimate_model(subset, candidate.rows, gamed, n_boot=config.bootstrap, seed=config.seed, level=level)
+    candidate = dataclasses.replace(candidate, raw=est.raw)
+    if previous is None:
+        return candidate, est.lc, None, None
+    old = estimate_model(subset, previous.rows, gamed, n_boot=config.bootstrap, seed=config.seed, level=level)
+    previous = dataclasses.replace(previous, raw=old.raw)
+    sampling = paired_lc(dataclasses.replace(candidate.rows, preference=est.completed),
+                         dataclasses.replace(previous.rows, preference=old.completed), gamed, n_boot=config.bootstrap,
+                         seed=config.seed, level=level)  # fmt: skip
+    difference = est.lc.length_controlled_winrate - old.lc.length_controlled_winrate
+    se = math.sqrt(sampling.difference_se**2 + est.lc_subset_se**2 + old.lc_subset_se**2)
+    half = NormalDist().inv_cdf((1 + level) / 2) * se
+    paired = PairedLC(est.n_judged, est.lc.length_controlled_winrate, old.lc.length_controlled_winrate,
+                      (est.lc.lc_ci_low, est.lc.lc_ci_high), (old.lc.lc_ci_low, old.lc.lc_ci_high), difference,
+                      (difference - half, difference + half), se)  # fmt: skip
+    return candidate, est.lc, previous, paired
 
 
 def _screening_check(release: Release, config: GateConfig) -> Check:

@@ -52,6 +52,7 @@ LEADERBOARD_COLUMNS = [
     "judge",
     "judge_protocol",
     "flags",
+    "subset",
 ]
 
 
@@ -65,6 +66,7 @@ class ModelScore:
     lc: LCResult
     instrument: Instrument = UNKNOWN
     flags: tuple[Flag, ...] = ()
+    subset: str = ""  # the subset the row was estimated from ("" for the full eval set)
 
     def row(self) -> dict[str, object]:
         """The row as a flat dict in `LEADERBOARD_COLUMNS` order."""
@@ -76,6 +78,7 @@ class ModelScore:
         flat["lc_ci_low"] = self.lc.lc_ci_low
         flat["lc_ci_high"] = self.lc.lc_ci_high
         flat["lc_regularized"] = self.lc.regularized
+        flat["subset"] = self.subset
         return {c: flat[c] for c in LEADERBOARD_COLUMNS}
 
 
@@ -131,7 +134,7 @@ def score_rows(
 
     def score(item: tuple[str, npt.NDArray[np.int64]]) -> ModelScore:
         model, idx = item
-        scored = _score_model(model, rows, idx, difficulty[idx], gamed, spec, n_boot, _model_seed(seed, model))
+        scored = _score_model(model, rows, idx, difficulty[idx], gamed, spec, n_boot, model_seed(seed, model))
         return dataclasses.replace(scored, instrument=instruments[model], flags=tuple(rows.screen(idx)))
 
     groups = rows.groups()
@@ -167,7 +170,7 @@ def _score_model(
     return ModelScore(model, raw_metrics(preference), average_length(len_2), lc)
 
 
-def _model_seed(seed: int, model: str) -> int:
+def model_seed(seed: int, model: str) -> int:
     return int(np.random.SeedSequence([seed, zlib.crc32(model.encode("utf-8"))]).generate_state(1)[0])
 
 
@@ -240,6 +243,10 @@ def run_leaderboard(config: LeaderboardConfig) -> LeaderboardRun:
     Args:
         config: the leaderboard run's configuration.
     """
+    if config.subset is not None:
+        from alpaca_lc.subset_scoring import run_subset_leaderboard
+
+        return run_subset_leaderboard(config)
     annotations = load_judged(list(config.annotations))
     if config.eval_set is not None:
         check_in_eval_set(annotations, load_eval_set(config.eval_set))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -17,7 +18,7 @@ from alpaca_lc.annotation.annotator import Annotated, AnnotateOptions, Pair, Tal
 from alpaca_lc.annotation.cache import Judgment, JudgmentCache, default_cache_path, pair_key
 from alpaca_lc.annotation.judge import Judge, load_judge
 from alpaca_lc.annotation.official import MissingOfficialFiles, known_protocols
-from alpaca_lc.calibration import check_coverage, resolve_calibration
+from alpaca_lc.calibration import Calibration, check_coverage, resolve_calibration
 from alpaca_lc.calls import ClientSettings
 from alpaca_lc.config import AnnotateConfig, CacheImportConfig, EvaluateConfig, JudgeRunConfig
 from alpaca_lc.errors import IncompleteError, InputError, UsageError
@@ -26,11 +27,14 @@ from alpaca_lc.instrument import Instrument, check_one_instrument
 from alpaca_lc.jsonio import write_json
 from alpaca_lc.records import Annotations, instruction_keys, read_model_outputs, read_pair_judgments
 from alpaca_lc.report.tables import board_instruments, read_leaderboard, write_table
-from alpaca_lc.scoring import calibration_notes, leaderboard_table, score_annotations
+from alpaca_lc.scoring import ModelScore, calibration_notes, leaderboard_table, score_annotations
 from alpaca_lc.screening import Flag, screen
+from alpaca_lc.stats.lc import ModelRows
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from alpaca_lc.subset import Subset
 
 logger = logging.getLogger(__name__)
 
@@ -165,6 +169,8 @@ def run_annotate(config: AnnotateConfig, pairs: tuple[str, list[Pair]] | None = 
         pairs: already built (name, pairs), or None to build them from the config.
     """
     name, todo = pairs or build_pairs(config)
+    if pairs is None and config.subset is not None:
+        todo = subset_pairs(todo, _resolve_subset(config.subset))
     with JudgmentCache(config.run.cache or default_cache_path()) as cache:
         found = resolve_judge(config.run.judge, cache, config.run.alpaca_eval_dir)
         options = _options(config.run)
@@ -177,6 +183,12 @@ def run_annotate(config: AnnotateConfig, pairs: tuple[str, list[Pair]] | None = 
             return AnnotateRun(name, found.name, todo, None, tally, found.protocol)
         result = annotate(todo, found.judge, found.name, cache, options, found.unavailable)
         return AnnotateRun(name, found.name, todo, result, None, found.protocol)
+
+
+def subset_pairs(pairs: list[Pair], subset: Subset) -> list[Pair]:
+    """The pairs whose instructions are in the subset (what gets judged)."""
+    member = subset.members(instruction_keys(p.instruction for p in pairs))
+    return [p for p, m in zip(pairs, member.tolist(), strict=True) if m]
 
 
 def judge_instrument(run: JudgeRunConfig) -> Instrument:
@@ -201,6 +213,7 @@ class EvaluateRun:
     rank: tuple[int, int] | None
     flags: list[Flag]
     notes: list[str]
+    estimated: str = ""  # with a subset: "estimated from N of M instructions ..."
 
 
 def run_evaluate(config: EvaluateConfig) -> EvaluateRun:
@@ -221,16 +234,49 @@ def run_evaluate(config: EvaluateConfig) -> EvaluateRun:
     others = board_instruments(board) if board is not None else []
     notes = check_one_instrument([(name, instrument), *others], config.mix_judges, "rank on one leaderboard")
     notes += calibration_notes(calibration, [instrument])
-    annotated = run_annotate(config.annotate, (name, pairs))
+    subset = None if config.annotate.subset is None else _resolve_subset(config.annotate.subset)
+    if subset is not None:  # before anything is paid for: the subset must know every instruction
+        subset.check_covers(keys, str(config.annotate.model_outputs))
+    annotated = run_annotate(config.annotate, (name, pairs if subset is None else subset_pairs(pairs, subset)))
     annotated.check_complete()
     folder = config.output_dir / name / annotated.judge_name
     assert annotated.result is not None
-    judged = _annotations(name, pairs, annotated.result.preferences, str(folder / "annotations.json"), instrument)
-    table = leaderboard_table(score_annotations(judged, calibration, n_boot=config.bootstrap, seed=config.seed))
+    estimated = ""
+    if subset is None:
+        judged = _annotations(name, pairs, annotated.result.preferences, str(folder / "annotations.json"), instrument)
+        table = leaderboard_table(score_annotations(judged, calibration, n_boot=config.bootstrap, seed=config.seed))
+    else:
+        score, subset_notes = _subset_score(name, pairs, annotated, subset, calibration, config)
+        table = leaderboard_table([dataclasses.replace(score, instrument=instrument, flags=tuple(flags))])
+        notes, estimated = notes + subset_notes[:-1], subset_notes[-1]
     rank = _rank(table, board) if board is not None else None
     write_annotations(annotated, folder / "annotations.json")
     write_table(folder / "leaderboard.csv", table, "csv")
-    return EvaluateRun(annotated, table, folder, rank, flags, notes)
+    return EvaluateRun(annotated, table, folder, rank, flags, notes, estimated)
+
+
+def _resolve_subset(choice: str) -> Subset:
+    from alpaca_lc.subset import resolve_subset
+
+    return resolve_subset(choice)
+
+
+def _subset_score(
+    name: str, pairs: list[Pair], annotated: AnnotateRun, subset: Subset, calibration: Calibration,
+    config: EvaluateConfig,
+) -> tuple[ModelScore, list[str]]:  # fmt: skip
+    """The model's row estimated from the subset's judgments and every pair's lengths, and the notes."""
+    from alpaca_lc.subset_scoring import score_subset_model, subset_judge_note
+
+    assert annotated.result is not None
+    keys = instruction_keys(p.instruction for p in pairs)
+    judged = {p.instruction: pref for p, pref in zip(annotated.pairs, annotated.result.preferences, strict=True)}
+    preference = np.array([math.nan if judged.get(p.instruction) is None else judged[p.instruction] for p in pairs])
+    delta = np.array([len(p.output_1) - len(p.output_2) for p in pairs], dtype=float)
+    rows = ModelRows(keys, delta, preference, calibration.difficulty_of(keys))
+    score, note = score_subset_model(name, rows, [len(p.output_2) for p in pairs], subset, calibration.gamed_rows(),
+                                     n_boot=config.bootstrap, seed=config.seed)  # fmt: skip
+    return score, [*subset_judge_note(subset, [annotated.judge_name]), note]
 
 
 def _annotations(

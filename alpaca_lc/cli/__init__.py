@@ -16,6 +16,7 @@ from alpaca_lc.cli.gate import gate
 from alpaca_lc.cli.generate import generate
 from alpaca_lc.cli.leaderboard import leaderboard
 from alpaca_lc.cli.report import report
+from alpaca_lc.cli.subset import subset
 from alpaca_lc.errors import AlpacaLCError
 
 
@@ -51,3 +52,4 @@ main.add_command(leaderboard)
 main.add_command(calibrate)
 main.add_command(correlate)
 main.add_command(report)
+main.add_command(subset)

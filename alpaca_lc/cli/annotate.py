@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from alpaca_lc.cli.generate import generate_config, model_options
-from alpaca_lc.cli.options import calibration_option, eval_set_option, mix_judges_option, pace_options
+from alpaca_lc.cli.options import (
+    calibration_option,
+    eval_set_option,
+    mix_judges_option,
+    pace_options,
+    subset_option,
+)
 
 if TYPE_CHECKING:
     from alpaca_lc.config import AnnotateConfig
@@ -35,6 +41,7 @@ _JUDGE_OPTIONS = [
     click.option("--timeout", default=60.0, show_default=True, type=click.FloatRange(min=0, min_open=True)),
     click.option("--max-attempts", default=8, show_default=True, type=click.IntRange(min=1)),
     click.option("--max-instances", default=None, type=click.IntRange(min=1)),
+    subset_option,
     click.option("--max-cost", default=None, type=click.FloatRange(min=0), help="Stop before spending past USD."),
     click.option("--both-orders", is_flag=True, help="Judge each pair in both orders; report the flip rate."),
     click.option("--dry-run", is_flag=True, help="Estimate calls, tokens and cost from the cache; call nothing."),
@@ -63,7 +70,7 @@ def _annotate_config(model_outputs: Path, output: Path, opts: dict[str, Any]) ->
     )  # fmt: skip
     return AnnotateConfig(
         model_outputs=model_outputs, reference=opts["reference"], eval_set=opts["eval_set"], name=opts["name"],
-        max_instances=opts["max_instances"], dry_run=opts["dry_run"], output=output, run=run,
+        max_instances=opts["max_instances"], subset=opts["subset"], dry_run=opts["dry_run"], output=output, run=run,
     )  # fmt: skip
 
 
@@ -154,6 +161,8 @@ def _print_evaluation(run: Any, leaderboard: Path | None) -> None:
     for note in run.notes:
         click.echo(note, err=True)
     click.echo(render(run.table, "md"), nl=False)
+    if run.estimated:
+        click.echo(run.estimated)
     for flag in run.flags:
         click.echo(f"flag {flag.name}: {flag.reason}")
     if run.rank is not None:

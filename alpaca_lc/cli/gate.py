@@ -46,7 +46,7 @@ def gate(ctx: click.Context, candidate: tuple[Path, ...], **opts: Any) -> None:
                 "stall_timeout")  # fmt: skip
     run = JudgeRunConfig(progress=not opts["no_progress"], **{k: opts[k] for k in run_keys})
     keys = ("previous", "min_lc", "max_drop", "confidence", "on_inconclusive", "allow_flagged", "calibration",
-            "bootstrap", "reference", "eval_set", "mix_judges")  # fmt: skip
+            "bootstrap", "reference", "eval_set", "mix_judges", "subset")  # fmt: skip
     result = run_gate(GateConfig(candidate=candidate, run=run, **{k: opts[k] for k in keys}))
     markdown = to_markdown(result)
     if opts["summary_md"] is not None:  # appended: $GITHUB_STEP_SUMMARY collects several steps' summaries

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from alpaca_lc.cli.options import calibration_option, eval_set_option, mix_judges_option, output_option
+from alpaca_lc.cli.options import (
+    calibration_option,
+    eval_set_option,
+    mix_judges_option,
+    output_option,
+    subset_option,
+)
 
 
 @click.command()
@@ -18,6 +24,9 @@ from alpaca_lc.cli.options import calibration_option, eval_set_option, mix_judge
 @click.option("--seed", default=0, show_default=True, type=int, help="Bootstrap seed.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "md", "json"]), default=None, help="Default: csv.")
 @mix_judges_option
+@subset_option
+@click.option("--outputs", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="With --subset: each model's model_outputs.json (every instruction); repeat it.")  # fmt: skip
 def leaderboard(
     annotations: tuple[Path, ...],
     output: Path | None,
@@ -27,12 +36,20 @@ def leaderboard(
     seed: int,
     fmt: str | None,
     mix_judges: bool,
+    subset: str | None,
+    outputs: tuple[Path, ...],
 ) -> None:
-    """Score ANNOTATIONS (annotations.json files, folders of them, parquet/JSONL tables)."""
+    """Score ANNOTATIONS (annotations.json files, folders of them, parquet/JSONL tables).
+
+    With --subset, the annotations cover that subset and --outputs give every model's outputs: the full set's
+    raw and LC win rates are estimated.
+    """
     from alpaca_lc.config import LeaderboardConfig
     from alpaca_lc.report.tables import render, write_table
     from alpaca_lc.scoring import run_leaderboard
 
+    if (subset is None) != (not outputs):
+        raise click.UsageError("--subset and --outputs go together")
     config = LeaderboardConfig(
         annotations=annotations,
         calibration=calibration,
@@ -40,6 +57,8 @@ def leaderboard(
         bootstrap=bootstrap,
         seed=seed,
         mix_judges=mix_judges,
+        subset=subset,
+        outputs=outputs,
     )
     run = run_leaderboard(config)
     for note in run.notes:

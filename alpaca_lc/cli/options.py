@@ -31,6 +31,16 @@ def calibration_option(func: F) -> F:
     )(func)
 
 
+def subset_option(func: F) -> F:
+    """`--subset tiny|small|PATH`: judge (or score) only a subset; estimate the full eval set from it."""
+    return click.option(
+        "--subset",
+        default=None,
+        help="Judge only this subset ('tiny' = 100, 'small' = 200 instructions, or a file from `subset fit`) and "
+        "estimate the full set's raw and LC win rates, with intervals that include the estimation error.",
+    )(func)
+
+
 def output_option(func: F) -> F:
     """`-o/--output PATH` (default: stdout)."""
     return click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None)(func)

@@ -27,6 +27,7 @@ _MD_COLUMNS = {
     "standard_error": "SE",
     "avg_length": "Avg length",
     "n_total": "N",
+    "subset": "Subset",
     "judge": "Judge",
     "flag_names": "Flags",
 }
@@ -89,6 +90,8 @@ def _markdown(rows: Rows) -> str:
             r["flag_names"] = ", ".join(part.split(":", 1)[0] for part in str(r["flags"]).split("; "))
     present = set(view[0]) if view else set()
     cols = [c for c in _MD_COLUMNS if c in present]
+    if "subset" in cols and all(_missing(r.get("subset")) or not r.get("subset") for r in view):
+        cols.remove("subset")  # estimated rows only: N is then the judged count, out of the eval set's
     if "judge" in cols and len({r.get("judge") for r in view}) < 2:  # one instrument: said once, in the notes
         cols.remove("judge")
     if any(r.get("flag_names") for r in view):

@@ -130,6 +130,24 @@ def length_controlled(
     return LCResult(lc, coef, design.regularized, float(boot.std(ddof=1)), low, high)
 
 
+def lc_of_targets(
+    rows: ModelRows, targets: FloatArray, gamed: GamedRows | None = None, spec: GLMSpec = DEFAULT_SPEC
+) -> FloatArray:
+    """LC win rate for each row of `targets` (preferences in [1, 2], one per row of `rows`) on one design.
+
+    Args:
+        rows: the model's rows (keys, length differences, difficulty); their preferences are not used.
+        targets: (draws, rows) preferences, e.g. completions of a subset's unjudged instructions.
+        gamed: the baseline's gamed-variant rows, or None.
+        spec: the GLM spec.
+    """
+    design = LCDesign.build(rows, gamed if spec.regularize_lambda else None, spec)
+    n = len(design.difficulty)
+    weights, tail = design.weights(np.ones(n)), design.y[len(rows.key) :]
+    coef = np.array([fit_soft_logistic(design.x, np.concatenate([t - 1, tail]), weights) for t in targets])
+    return lc_from_coef(coef, design.difficulty, np.ones((1, n)))
+
+
 def bias_corrected_interval(boot: FloatArray, estimate: float, level: float = 0.95) -> tuple[float, float]:
     """Bias-corrected (BC) percentile bootstrap interval (Efron 1987).
 

@@ -1,0 +1,260 @@
+"""Subset estimates: judge ~100 instructions, estimate the full eval set's raw and LC win rates with intervals.
+
+A subset file (`alpaca-lc subset fit`) holds instruction hashes and numbers only: which instructions to judge,
+every instruction's terms of the item model (`stats.irt`) fitted on many models' judgments, and the prior of a
+new model's terms. For a model, all outputs are generated (so every instruction's length difference is known)
+and only the subset is judged. Its terms are estimated from those judgments; each unjudged instruction gets its
+expected preference; the raw win rate is the mean, and the LC win rate is the unchanged LC spec fitted on the
+completed rows. The interval combines the estimate's posterior spread (Laplace draws of the model's terms,
+each carried through the same LC fit) with the sampling error a full run's interval carries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from alpaca_lc.errors import InputError
+from alpaca_lc.jsonio import write_json
+from alpaca_lc.judged import JudgedRows
+from alpaca_lc.stats import irt
+from alpaca_lc.stats.lc import GamedRows, LCResult, ModelRows, lc_of_targets, length_controlled
+from alpaca_lc.stats.winrate import RawMetrics, raw_metrics
+
+FloatArray = npt.NDArray[np.float64]
+
+FORMAT = "alpaca-lc/subset-v1"
+BUNDLED = {"tiny": "subset_tiny.json", "small": "subset_small.json"}
+# The prior's covariance is the fitted models' spread, doubled: a new model may be unlike all of them, and a
+# tight prior then pulls it toward them (leave-models-out error is lowest at 1.5-3x).
+PRIOR_INFLATION = 2.0
+DRAWS = 200
+
+
+@dataclass(frozen=True)
+class Subset:
+    """Which instructions to judge, every instruction's item terms, and the prior of a new model's terms."""
+
+    name: str
+    keys: npt.NDArray[np.str_]  # every instruction with item terms
+    chosen: npt.NDArray[np.str_]  # the instructions to judge
+    items: irt.ItemModel  # abilities: empty; per-instruction terms in `keys` order
+    prior_mean: FloatArray
+    prior_cov: FloatArray
+    source: str
+    judge: str | None = None
+    provenance: str = ""
+
+    def members(self, keys: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        """Which of these keys are in the subset (to be judged)."""
+        return np.isin(np.asarray(keys, dtype=str), self.chosen)
+
+    def check_covers(self, keys: npt.NDArray[np.str_], source: str) -> None:
+        """Fail, naming the first record, when an instruction has no item terms (another eval set)."""
+        missing = np.flatnonzero(~np.isin(keys, self.keys))
+        if len(missing):
+            raise InputError(f"instruction not in subset {self.name}'s eval set ({self.source})", path=source,
+                             record=int(missing[0]) + 1)  # fmt: skip
+
+    def items_of(self, keys: npt.NDArray[np.str_]) -> irt.ItemModel | None:
+        """The item terms of these keys in their order, or None when one has none."""
+        position = {k: i for i, k in enumerate(self.keys.tolist())}
+        idx = np.fromiter((position.get(k, -1) for k in keys.tolist()), dtype=np.int64, count=len(keys))
+        if (idx < 0).any():
+            return None
+        i = self.items
+        return irt.ItemModel(i.abilities, i.easiness[idx], i.slope[idx], i.embedding[idx])
+
+
+def resolve_subset(choice: str) -> Subset:
+    """A bundled subset by name (`tiny`, `small`) or a subset file by path."""
+    if choice in BUNDLED:
+        ref = resources.files("alpaca_lc") / "data" / BUNDLED[choice]
+        return _parse(json.loads(ref.read_text(encoding="utf-8")), f"bundled:{choice}")
+    path = Path(choice)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"no such subset file (bundled ones: {', '.join(BUNDLED)})", path=path) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"not a subset file: {exc}", path=path) from None
+    return _parse(data, str(path))
+
+
+def _parse(data: Any, source: str) -> Subset:
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise InputError(f'not a subset file (expected "format": "{FORMAT}")', path=source)
+    try:
+        items = data["instructions"]
+        keys = np.asarray(items["key"], dtype=str)
+        embedding = np.asarray(items["embedding"], dtype=float).reshape(len(keys), -1)
+        model = irt.ItemModel(np.zeros((0, 2 + embedding.shape[1])), np.asarray(items["easiness"], dtype=float),
+                              np.asarray(items["slope"], dtype=float), embedding)  # fmt: skip
+        prior_mean, prior_cov = np.asarray(data["prior"]["mean"], float), np.asarray(data["prior"]["cov"], float)
+        chosen = np.asarray(data["subset"], dtype=str)
+        subset = Subset(str(data.get("name", source)), keys, chosen, model, prior_mean, prior_cov, source,
+                        data.get("judge"), str(data.get("provenance", "")))  # fmt: skip
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"malformed subset file: {exc}", path=source) from None
+    shapes_ok = len(model.easiness) == len(model.slope) == len(keys) and prior_cov.shape == (len(prior_mean),) * 2
+    if not shapes_ok or len(prior_mean) != 2 + embedding.shape[1] or not np.isin(chosen, keys).all():
+        raise InputError("malformed subset file: inconsistent sizes or unknown subset keys", path=source)
+    return subset
+
+
+def write_subset(path: Path, subset: Subset) -> None:
+    """Write a subset file (atomically): hashes and numbers only."""
+    i = subset.items
+    write_json(path, {
+        "format": FORMAT, "name": subset.name, "judge": subset.judge, "provenance": subset.provenance,
+        "size": len(subset.chosen), "subset": subset.chosen.tolist(),
+        "prior": {"mean": _round(subset.prior_mean), "cov": _round(subset.prior_cov)},
+        "instructions": {"key": subset.keys.tolist(), "easiness": _round(i.easiness), "slope": _round(i.slope),
+                         "embedding": _round(i.embedding)},
+    })  # fmt: skip
+
+
+def _round(values: FloatArray) -> Any:
+    return np.round(values, 6).tolist()
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """Models x instructions: soft preferences (NaN: not judged) and length features, and which models may
+    shape the prior (not the baseline itself, not flagged by screening)."""
+
+    models: list[str]
+    keys: npt.NDArray[np.str_]
+    y: FloatArray
+    x: FloatArray
+    typical: npt.NDArray[np.bool_]
+
+
+def judgment_matrix(rows: JudgedRows) -> Matrix:
+    """Arrange many models' judgments by instruction (the baseline judged against itself is left out)."""
+    keys = np.unique(rows.key)
+    groups = [(m, idx) for m, idx in rows.groups() if not rows.identical[idx].all()]
+    y, x = np.full((len(groups), len(keys)), np.nan), np.full((len(groups), len(keys)), np.nan)
+    for row, (_, idx) in enumerate(groups):
+        col = np.searchsorted(keys, rows.key[idx])
+        y[row, col] = rows.preference[idx] - 1
+        x[row, col] = irt.length_feature((rows.len_1[idx] - rows.len_2[idx]).astype(float))
+    typical = np.array([not rows.screen(idx) for _, idx in groups], dtype=bool)
+    return Matrix([m for m, _ in groups], keys, y, x, typical)
+
+
+def fit_subset(matrix: Matrix, size: int, *, seed: int = 0, name: str = "", judge: str | None = None) -> Subset:
+    """Choose `size` instructions at random (seeded) and fit the item model and prior on all the models.
+
+    Random, not designed: subsets chosen to be most informative about the fitted models (D- or c-optimal,
+    k-means anchors) estimated models unlike them worse in leave-models-out tests (README, "Subset estimates").
+
+    Args:
+        matrix: many models' judgments (`judgment_matrix`).
+        size: instructions to judge.
+        seed: seed of the choice and of the fit.
+        name: the subset's name.
+        judge: whose judgments these are.
+    """
+    if not 0 < size <= len(matrix.keys):
+        raise InputError(f"--size must be between 1 and {len(matrix.keys)}, the instructions judged")
+    return with_chosen(fit_item_model(matrix, seed=seed, name=name, judge=judge), size, seed)
+
+
+def fit_item_model(matrix: Matrix, *, seed: int = 0, name: str = "", judge: str | None = None) -> Subset:
+    """The item model and prior fitted on all the models, with no instruction chosen yet (`with_chosen`)."""
+    if matrix.typical.sum() < 3:
+        raise InputError("a subset needs the judgments of at least 3 unflagged models")
+    fitted = irt.fit_items(matrix.y, matrix.x, seed=seed)
+    abilities = fitted.abilities[matrix.typical]
+    prior_mean = np.median(abilities, axis=0)
+    prior_cov = np.cov(abilities.T) * PRIOR_INFLATION + 1e-3 * np.eye(abilities.shape[1])
+    items = irt.ItemModel(np.zeros((0, abilities.shape[1])), fitted.easiness, fitted.slope, fitted.embedding)
+    return Subset(name, matrix.keys, matrix.keys[:0], items, prior_mean, prior_cov, name, judge)
+
+
+def with_chosen(subset: Subset, size: int, seed: int) -> Subset:
+    """The subset with `size` of its instructions chosen uniformly at random (seeded); for one seed, a smaller
+    subset is part of a larger one, so a `tiny` run's judgments count toward a `small` one."""
+    order = np.random.default_rng(seed).permutation(len(subset.keys))
+    chosen = np.sort(subset.keys[order[:size]])
+    return dataclasses.replace(subset, chosen=chosen)
+
+
+@dataclass(frozen=True)
+class SubsetEstimate:
+    """Full-set raw metrics and LC estimated from the judged instructions, with widened intervals."""
+
+    raw: RawMetrics
+    lc: LCResult
+    n_judged: int
+    n_instructions: int
+    raw_subset_se: float  # the subset's estimation error alone (within the standard errors above)
+    lc_subset_se: float
+    completed: FloatArray  # preferences in [1, 2]: judged ones, and the expected ones elsewhere
+
+
+def estimate_model(
+    subset: Subset,
+    rows: ModelRows,
+    gamed: GamedRows | None,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    n_failed: int = 0,
+) -> SubsetEstimate:
+    """Estimate a model's full-set raw and LC win rates from its judged rows.
+
+    Args:
+        subset: the subset and item model.
+        rows: one row per instruction of the full set (lengths known), preference NaN where not judged.
+        gamed: the LC spec's gamed-baseline rows.
+        n_boot: bootstrap resamples for the full-set sampling part of the LC interval (0: posterior only).
+        seed: seed of the posterior draws and the bootstrap.
+        level: two-sided level of the LC interval.
+        n_failed: judgments that failed (reported, not used).
+    """
+    items = subset.items_of(rows.key)
+    if items is None:
+        why = f"instructions outside subset {subset.name}'s item table (another eval set?)"
+        raise InputError(why, path=subset.source)
+    judged = ~np.isnan(rows.preference)
+    if not judged.any():
+        raise InputError(f"no judged instruction of subset {subset.name}", path=subset.source)
+    x, y = irt.length_feature(rows.delta_len), rows.preference - 1
+    posterior = irt.fit_new_model(y, x, items, subset.prior_mean, subset.prior_cov)
+    draws = np.random.default_rng(seed).multivariate_normal(posterior.mean, posterior.cov, DRAWS)
+    completed = np.where(judged, y[None, :], posterior.predict(np.vstack([posterior.mean, draws]), x, items))
+    point = length_controlled(_with(rows, completed[0]), gamed, n_boot=n_boot, seed=seed)
+    lc_draws = lc_of_targets(_with(rows, completed[0]), completed[1:] + 1, gamed)
+    z = NormalDist().inv_cdf((1 + level) / 2)
+    lc_subset_se = float(np.std(lc_draws, ddof=1))
+    lc_se = math.hypot(lc_subset_se, _finite(point.lc_standard_error))
+    lc_value = point.length_controlled_winrate
+    lc = LCResult(lc_value, point.coef, point.regularized, lc_se, lc_value - z * lc_se, lc_value + z * lc_se)
+    own = raw_metrics(rows.preference[judged])
+    raw_draws = completed[1:].mean(axis=1) * 100
+    sampling = float(np.std(y[judged], ddof=1) / np.sqrt(len(y))) * 100 if judged.sum() > 1 else 0.0
+    raw_subset_se = float(np.std(raw_draws, ddof=1))
+    raw = RawMetrics(float(completed[0].mean() * 100), math.hypot(raw_subset_se, sampling),
+                     own.n_wins, own.n_wins_base, own.n_draws, own.n_total, n_failed,
+                     own.discrete_win_rate)  # fmt: skip
+    return SubsetEstimate(raw, lc, int(judged.sum()), len(rows.key), raw_subset_se, lc_subset_se, completed[0] + 1)
+
+
+def _with(rows: ModelRows, y: FloatArray) -> ModelRows:
+    return ModelRows(rows.key, rows.delta_len, y + 1, rows.difficulty, rows.is_baseline)
+
+
+def _finite(value: float) -> float:
+    return 0.0 if math.isnan(value) else value
