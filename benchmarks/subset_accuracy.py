@@ -66,7 +66,8 @@ def run(rows: JudgedRows, matrix: Matrix, sizes: list[int], seeds: int, n_folds:
     truth: dict[str, tuple[float, float, ModelRows]] = {}
     for m in matrix.models:
         full = model_rows(rows, m, calibration.difficulty_of)
-        truth[m] = (np.nanmean(full.preference - 1) * 100, length_controlled(full, gamed).length_controlled_winrate, full)
+        lc = length_controlled(full, gamed).length_controlled_winrate
+        truth[m] = (np.nanmean(full.preference - 1) * 100, lc, full)
     out: dict[tuple[str, int], Errors] = {}
     for held_out in folds_of(matrix, n_folds):
         keep = [i for i in range(len(matrix.models)) if i not in held_out]
@@ -112,8 +113,8 @@ def _naive(errors: Errors, member: np.ndarray, full: ModelRows, raw_true: float,
 
 
 def report(results: dict[tuple[str, int], Errors], price: float) -> None:
-    print(f"| estimate | judgments | judge cost | mean abs LC err | max | mean abs raw err | max | LC 90% cover "
-          f"(subset err / reported) | raw 90% cover (subset err / reported) |")  # fmt: skip
+    print("| estimate | judgments | judge cost | mean abs LC err | max | mean abs raw err | max | LC 90% cover "
+          "(subset err / reported) | raw 90% cover (subset err / reported) |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|")
     for (method, size), e in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         lc, raw = np.abs(e.lc), np.abs(e.raw)
