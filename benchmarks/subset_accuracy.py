@@ -8,7 +8,7 @@ subset's estimation error alone, and the reported interval, which adds the full 
 The reference is the naive estimate from the same number of random instructions: their mean preference, and
 the LC spec fitted on those rows alone.
 
-Usage: python benchmarks/subset_accuracy.py [--sizes 50,100,200] [--seeds 5] [--folds 7]
+Usage: python benchmarks/subset_accuracy.py [--sizes 50,100,200] [--seeds 10] [--folds 7]
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def _share(hits: list[bool]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="50,100,200")
-    parser.add_argument("--seeds", type=int, default=5, help="random subsets per size and fold")
+    parser.add_argument("--seeds", type=int, default=10, help="random subsets per size and fold")
     parser.add_argument("--folds", type=int, default=7)
     args = parser.parse_args()
     shared = require_shared()
