@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from alpaca_lc.errors import InputError
 from alpaca_lc.evalset import EvalSet, download_from_hub, load_eval_set
-from alpaca_lc.jsonio import write_atomic, write_json
+from alpaca_lc.jsonio import read_json_document, write_atomic, write_json
 from alpaca_lc.stats.lc import GamedRows
 
 if TYPE_CHECKING:
@@ -157,13 +157,7 @@ def resolve_calibration(choice: str, eval_set_path: Path | None = None) -> Calib
 
 def read_calibration(path: Path) -> Calibration:
     """Read a calibration in alpaca-lc's JSON format."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("no such file", path=path) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"not a calibration file: {exc}", path=path) from None
-    return _parse_json(data, str(path))
+    return _parse_json(read_json_document(path, "a calibration file"), str(path))
 
 
 def _parse_json(data: Any, source: str) -> Calibration:

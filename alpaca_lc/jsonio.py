@@ -111,3 +111,19 @@ def _umask() -> int:
 def write_text(path: Path, text: str) -> None:
     """Atomically write a text file."""
     write_atomic(path, lambda fh: fh.write(text))
+
+
+def read_json_document(path: Path, what: str, missing: str = "no such file") -> Any:
+    """One JSON document (a calibration, a subset file); a missing or unreadable file is one InputError.
+
+    Args:
+        path: the file.
+        what: what it should be, for the message ("a calibration file").
+        missing: the message when it does not exist.
+    """
+    try:
+        return orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise InputError(missing, path=path) from None
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise InputError(f"not {what}: {exc}", path=path) from None

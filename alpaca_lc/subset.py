@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from alpaca_lc.errors import InputError
-from alpaca_lc.jsonio import write_json
+from alpaca_lc.jsonio import read_json_document, write_json
 from alpaca_lc.judged import JudgedRows
 from alpaca_lc.stats import irt
 from alpaca_lc.stats.lc import GamedRows, LCResult, ModelRows, lc_of_targets, length_controlled
@@ -80,14 +80,8 @@ def resolve_subset(choice: str) -> Subset:
     if choice in BUNDLED:
         ref = resources.files("alpaca_lc") / "data" / BUNDLED[choice]
         return _parse(json.loads(ref.read_text(encoding="utf-8")), f"bundled:{choice}")
-    path = Path(choice)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"no such subset file (bundled ones: {', '.join(BUNDLED)})", path=path) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"not a subset file: {exc}", path=path) from None
-    return _parse(data, str(path))
+    missing = f"no such subset file (bundled ones: {', '.join(BUNDLED)})"
+    return _parse(read_json_document(Path(choice), "a subset file", missing), choice)
 
 
 def _parse(data: Any, source: str) -> Subset:
