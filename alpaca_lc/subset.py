@@ -229,21 +229,29 @@ def estimate_model(
     posterior = irt.fit_new_model(y, x, items, subset.prior_mean, subset.prior_cov)
     draws = np.random.default_rng(seed).multivariate_normal(posterior.mean, posterior.cov, DRAWS)
     completed = np.where(judged, y[None, :], posterior.predict(np.vstack([posterior.mean, draws]), x, items))
-    point = length_controlled(_with(rows, completed[0]), gamed, n_boot=n_boot, seed=seed)
-    lc_draws = lc_of_targets(_with(rows, completed[0]), completed[1:] + 1, gamed)
     z = NormalDist().inv_cdf((1 + level) / 2)
-    lc_subset_se = float(np.std(lc_draws, ddof=1))
-    lc_se = math.hypot(lc_subset_se, _finite(point.lc_standard_error))
-    lc_value = point.length_controlled_winrate
-    lc = LCResult(lc_value, point.coef, point.regularized, lc_se, lc_value - z * lc_se, lc_value + z * lc_se)
-    own = raw_metrics(rows.preference[judged])
+    lc, lc_subset_se = _lc_estimate(rows, completed, gamed, n_boot, seed, z)
     raw_draws = completed[1:].mean(axis=1) * 100
-    sampling = float(np.std(y[judged], ddof=1) / np.sqrt(len(y))) * 100 if judged.sum() > 1 else 0.0
     raw_subset_se = float(np.std(raw_draws, ddof=1))
-    raw = RawMetrics(float(completed[0].mean() * 100), math.hypot(raw_subset_se, sampling),
-                     own.n_wins, own.n_wins_base, own.n_draws, own.n_total, n_failed,
-                     own.discrete_win_rate)  # fmt: skip
+    # A full run's raw standard error, from the judged instructions' spread.
+    sampling = float(np.std(y[judged], ddof=1) / np.sqrt(len(y))) * 100 if judged.sum() > 1 else 0.0
+    own = raw_metrics(rows.preference[judged])
+    raw = dataclasses.replace(own, win_rate=float(completed[0].mean() * 100), n_failed=n_failed,
+                              standard_error=math.hypot(raw_subset_se, sampling))  # fmt: skip
     return SubsetEstimate(raw, lc, int(judged.sum()), len(rows.key), raw_subset_se, lc_subset_se, completed[0] + 1)
+
+
+def _lc_estimate(
+    rows: ModelRows, completed: FloatArray, gamed: GamedRows | None, n_boot: int, seed: int, z: float
+) -> tuple[LCResult, float]:
+    """LC on the completed rows (first row of `completed`; the others are posterior draws) with a normal interval
+    whose variance is the draws' plus the full-set bootstrap's; and the draws' standard deviation."""
+    point = length_controlled(_with(rows, completed[0]), gamed, n_boot=n_boot, seed=seed)
+    subset_se = float(np.std(lc_of_targets(_with(rows, completed[0]), completed[1:] + 1, gamed), ddof=1))
+    se = math.hypot(subset_se, _finite(point.lc_standard_error))
+    value = point.length_controlled_winrate
+    low, high = max(0.0, value - z * se), min(100.0, value + z * se)
+    return LCResult(value, point.coef, point.regularized, se, low, high), subset_se
 
 
 def _with(rows: ModelRows, y: FloatArray) -> ModelRows:

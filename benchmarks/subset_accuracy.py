@@ -5,8 +5,9 @@ together); each fold's models are estimated from a subset whose item model and p
 other folds only, so every estimate is of a model the subset never saw. Compared with the full 805-judgment
 raw and LC win rates: mean and max |error|, and how often the 90% intervals cover the full-set value (the
 subset's estimation error alone, and the reported interval, which adds the full set's own sampling error).
-The reference is the naive estimate from the same number of random instructions: their mean preference, and
-the LC spec fitted on those rows alone.
+The bundled subsets use seed 0's choice: its row shows that one draw (the instructions `tiny` and `small`
+judge, with item terms fitted without the fold). The reference is the naive estimate from the same number of
+random instructions: their mean preference, and the LC spec fitted on those rows alone.
 
 Usage: python benchmarks/subset_accuracy.py [--sizes 50,100,200] [--seeds 10] [--folds 7]
 """
@@ -79,25 +80,27 @@ def run(rows: JudgedRows, matrix: Matrix, sizes: list[int], seeds: int, n_folds:
                 subset = with_chosen(fitted, size, seed)
                 for i in held_out:
                     raw_true, lc_true, full = truth[matrix.models[i]]
-                    _ours(out.setdefault(("alpaca-lc subset", size), Errors([], [], [], [], [], [])),
+                    kinds = ["alpaca-lc subset"] + (["alpaca-lc, bundled choice (seed 0)"] if seed == 0 else [])
+                    _ours([out.setdefault((kind, size), Errors([], [], [], [], [], [])) for kind in kinds],
                           subset.members(full.key), full, raw_true, lc_true, subset, gamed, seed)  # fmt: skip
                     _naive(out.setdefault(("random, naive", size), Errors([], [], [], [], [], [])),
                            subset.members(full.key), full, raw_true, lc_true, gamed)  # fmt: skip
     return out
 
 
-def _ours(errors: Errors, member: np.ndarray, full: ModelRows, raw_true: float, lc_true: float,
+def _ours(into: list[Errors], member: np.ndarray, full: ModelRows, raw_true: float, lc_true: float,
           subset: object, gamed: GamedRows | None, seed: int) -> None:  # fmt: skip
     pref = np.where(member, full.preference, np.nan)
     rows = ModelRows(full.key, full.delta_len, pref, full.difficulty)
     est = estimate_model(subset, rows, gamed, n_boot=200, seed=seed, level=LEVEL)  # type: ignore[arg-type]
     lc_err, raw_err = est.lc.length_controlled_winrate - lc_true, est.raw.win_rate - raw_true
-    errors.lc.append(lc_err)
-    errors.raw.append(raw_err)
-    errors.lc_hit_subset.append(abs(lc_err) <= Z90 * est.lc_subset_se)
-    errors.lc_hit.append(est.lc.lc_ci_low <= lc_true <= est.lc.lc_ci_high)
-    errors.raw_hit_subset.append(abs(raw_err) <= Z90 * est.raw_subset_se)
-    errors.raw_hit.append(abs(raw_err) <= Z90 * est.raw.standard_error)
+    for errors in into:
+        errors.lc.append(lc_err)
+        errors.raw.append(raw_err)
+        errors.lc_hit_subset.append(abs(lc_err) <= Z90 * est.lc_subset_se)
+        errors.lc_hit.append(est.lc.lc_ci_low <= lc_true <= est.lc.lc_ci_high)
+        errors.raw_hit_subset.append(abs(raw_err) <= Z90 * est.raw_subset_se)
+        errors.raw_hit.append(abs(raw_err) <= Z90 * est.raw.standard_error)
 
 
 def _naive(errors: Errors, member: np.ndarray, full: ModelRows, raw_true: float, lc_true: float,
