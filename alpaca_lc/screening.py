@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -55,12 +56,22 @@ def imitation_mask(texts: list[str]) -> npt.NDArray[np.bool_]:
     engines agree on the shared data (`tests/test_screening.py`)."""
     if len(texts) < _VECTORISE_FROM:
         return np.fromiter((_imitates(t) for t in texts), dtype=bool, count=len(texts))
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    found = pc.match_substring_regex(pa.array(texts, type=pa.large_string()), _JUDGE_STRUCTURE.pattern,
-                                     ignore_case=True)  # fmt: skip
+    found = pc.match_substring_regex(_arrow_strings(texts), _JUDGE_STRUCTURE.pattern, ignore_case=True)
     return np.array(found.to_pylist(), dtype=bool)  # not to_numpy: pyarrow's numpy conversion imports pandas
+
+
+def _arrow_strings(texts: list[str]) -> Any:
+    """The texts as one arrow string array, built from its buffers: `pa.array` on a Python list imports pandas
+    (0.2 s) to check whether the list holds pandas objects."""
+    import pyarrow as pa
+
+    encoded = [t.encode("utf-8") for t in texts]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
+    data = pa.py_buffer(b"".join(encoded))
+    return pa.LargeStringArray.from_buffers(len(encoded), pa.py_buffer(offsets), data)
 
 
 def normalized(text: str) -> bytes:

@@ -48,6 +48,15 @@ def test_leaderboard_imports_neither_openai_nor_matplotlib(synthetic: Synthetic,
     assert not loaded & HEAVY, loaded & HEAVY
 
 
+def test_leaderboard_of_many_texts_imports_no_pandas(synthetic: Synthetic, tmp_path: Path) -> None:
+    """Past a few thousand texts screening goes through pyarrow's regex engine, which must not pull pandas in."""
+    records = [r for i in range(90) for r in synthetic.annotations(f"m{i}", seed=i)]
+    path = synthetic.write("many.json", records)
+    loaded = _modules("leaderboard", path, "--calibration", synthetic.calibration, "--bootstrap", "0", "-o",
+                      tmp_path / "lb.csv", env={"ALPACA_LC_PARSED_CACHE": "off"})  # fmt: skip
+    assert len(records) > 5000 and "pyarrow.compute" in loaded and not loaded & HEAVY, loaded & HEAVY
+
+
 def test_fully_cached_evaluate_does_not_import_openai(tmp_path: Path) -> None:
     ws = write_workspace(tmp_path, n=30)
     calibration = zero_calibration(ws.eval_set, tmp_path / "cal.json")
