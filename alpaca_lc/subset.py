@@ -65,12 +65,11 @@ class Subset:
             raise InputError(f"instruction not in subset {self.name}'s eval set ({self.source})", path=source,
                              record=int(missing[0]) + 1)  # fmt: skip
 
-    def items_of(self, keys: npt.NDArray[np.str_]) -> irt.ItemModel | None:
-        """The item terms of these keys in their order, or None when one has none."""
+    def items_of(self, keys: npt.NDArray[np.str_]) -> irt.ItemModel:
+        """The item terms of these keys in their order (an InputError when one has none)."""
+        self.check_covers(keys, self.source)
         position = {k: i for i, k in enumerate(self.keys.tolist())}
-        idx = np.fromiter((position.get(k, -1) for k in keys.tolist()), dtype=np.int64, count=len(keys))
-        if (idx < 0).any():
-            return None
+        idx = np.fromiter((position[k] for k in keys.tolist()), dtype=np.int64, count=len(keys))
         i = self.items
         return irt.ItemModel(i.abilities, i.easiness[idx], i.slope[idx], i.embedding[idx])
 
@@ -219,9 +218,6 @@ def estimate_model(
         n_failed: judgments that failed (reported, not used).
     """
     items = subset.items_of(rows.key)
-    if items is None:
-        why = f"instructions outside subset {subset.name}'s item table (another eval set?)"
-        raise InputError(why, path=subset.source)
     judged = ~np.isnan(rows.preference)
     if not judged.any():
         raise InputError(f"no judged instruction of subset {subset.name}", path=subset.source)

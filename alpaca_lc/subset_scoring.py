@@ -75,7 +75,7 @@ def run_subset_leaderboard(config: LeaderboardConfig) -> LeaderboardRun:
             path, record = annotations.where(int(idx[0]))
             raise InputError(f"no --outputs file holds model {model!r}", path=path, record=record)
         score, note = _score_outputs(model, annotations, idx, outputs[model], baseline, subset, calibration, config)
-        scores.append(score)
+        scores.append(dataclasses.replace(score, instrument=instruments[model]))
         notes.append(note)
     return LeaderboardRun(leaderboard_table(scores), notes)
 
@@ -101,6 +101,7 @@ def _score_outputs(
     if unknown:
         raise InputError("instruction not in the eval set", path=path, record=unknown[0] + 1)
     check_coverage(calibration, keys, [str(path)] * len(keys), np.arange(1, len(keys) + 1))
+    subset.check_covers(keys, str(path))
     position = {k: i for i, k in enumerate(keys.tolist())}
     at = np.array([position.get(k, -1) for k in annotations.key[idx].tolist()], dtype=np.int64)
     if (at < 0).any():
@@ -115,8 +116,7 @@ def _score_outputs(
     n_failed = int(np.isnan(annotations.preference[idx]).sum())
     score, note = score_subset_model(model, rows, [len(t) for t in texts], subset, calibration.gamed_rows(),
                                      n_boot=config.bootstrap, seed=config.seed, n_failed=n_failed)  # fmt: skip
-    instrument = instruments_by_model(annotations.take(idx))[model]
-    return dataclasses.replace(score, instrument=instrument, flags=tuple(screen(texts, references))), note
+    return dataclasses.replace(score, flags=tuple(screen(texts, references))), note
 
 
 def run_subset_fit(config: SubsetFitConfig) -> str:

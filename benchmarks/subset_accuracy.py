@@ -21,10 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 from _common import require_shared, section, timed
 
-from alpaca_lc.calibration import resolve_calibration
+from alpaca_lc.calibration import Calibration, resolve_calibration
 from alpaca_lc.judged import JudgedRows, load_judged
 from alpaca_lc.stats.lc import GamedRows, ModelRows, length_controlled
-from alpaca_lc.subset import Matrix, estimate_model, fit_item_model, judgment_matrix, with_chosen
+from alpaca_lc.subset import Matrix, Subset, estimate_model, fit_item_model, judgment_matrix, with_chosen
 
 LEVEL = 0.90
 Z90 = 1.6448536269514722
@@ -46,11 +46,11 @@ def family(model: str) -> str:
     return re.sub(r"_(concise|verbose)$", "", model)
 
 
-def model_rows(rows: JudgedRows, model: str, difficulty_of: object) -> ModelRows:
+def model_rows(rows: JudgedRows, model: str, calibration: Calibration) -> ModelRows:
     idx = np.flatnonzero(rows.model == model)
     key = rows.key[idx]
     delta = (rows.len_1[idx] - rows.len_2[idx]).astype(float)
-    return ModelRows(key, delta, rows.preference[idx], difficulty_of(key))  # type: ignore[operator]
+    return ModelRows(key, delta, rows.preference[idx], calibration.difficulty_of(key))
 
 
 def folds_of(matrix: Matrix, n_folds: int) -> list[list[int]]:
@@ -66,9 +66,9 @@ def run(rows: JudgedRows, matrix: Matrix, sizes: list[int], seeds: int, n_folds:
     gamed = calibration.gamed_rows()
     truth: dict[str, tuple[float, float, ModelRows]] = {}
     for m in matrix.models:
-        full = model_rows(rows, m, calibration.difficulty_of)
+        full = model_rows(rows, m, calibration)
         lc = length_controlled(full, gamed).length_controlled_winrate
-        truth[m] = (np.nanmean(full.preference - 1) * 100, lc, full)
+        truth[m] = (float(np.nanmean(full.preference - 1)) * 100, lc, full)
     out: dict[tuple[str, int], Errors] = {}
     for held_out in folds_of(matrix, n_folds):
         keep = [i for i in range(len(matrix.models)) if i not in held_out]
@@ -89,10 +89,10 @@ def run(rows: JudgedRows, matrix: Matrix, sizes: list[int], seeds: int, n_folds:
 
 
 def _ours(into: list[Errors], member: np.ndarray, full: ModelRows, raw_true: float, lc_true: float,
-          subset: object, gamed: GamedRows | None, seed: int) -> None:  # fmt: skip
+          subset: Subset, gamed: GamedRows | None, seed: int) -> None:  # fmt: skip
     pref = np.where(member, full.preference, np.nan)
     rows = ModelRows(full.key, full.delta_len, pref, full.difficulty)
-    est = estimate_model(subset, rows, gamed, n_boot=200, seed=seed, level=LEVEL)  # type: ignore[arg-type]
+    est = estimate_model(subset, rows, gamed, n_boot=200, seed=seed, level=LEVEL)
     lc_err, raw_err = est.lc.length_controlled_winrate - lc_true, est.raw.win_rate - raw_true
     for errors in into:
         errors.lc.append(lc_err)
@@ -107,7 +107,7 @@ def _naive(errors: Errors, member: np.ndarray, full: ModelRows, raw_true: float,
            gamed: GamedRows | None) -> None:  # fmt: skip
     part = full.take(np.flatnonzero(member))
     lc = length_controlled(part, gamed, n_boot=200, level=LEVEL)
-    raw = np.nanmean(part.preference - 1) * 100
+    raw = float(np.nanmean(part.preference - 1)) * 100
     se = np.nanstd(part.preference - 1, ddof=1) / np.sqrt(member.sum()) * 100 * np.sqrt(1 - member.sum() / len(member))
     errors.lc.append(lc.length_controlled_winrate - lc_true)
     errors.raw.append(raw - raw_true)
