@@ -17,7 +17,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,12 +35,12 @@ from alpaca_lc.records import (
     instruction_keys,
     read_file,
 )
-from alpaca_lc.screening import Flag, imitation_mask, previews, screen_rows, text_hashes
+from alpaca_lc.screening import Flag, previews, screen_rows, text_figures
 
 logger = logging.getLogger(__name__)
 
 ENV_PARSED_CACHE = "ALPACA_LC_PARSED_CACHE"
-FORMAT = "judged-rows-v2"  # bump whenever JudgedRows.of or a screening figure changes
+FORMAT = "judged-rows-v3"  # bump whenever JudgedRows.of or a screening figure changes
 ObjectArray = npt.NDArray[np.object_]
 
 
@@ -63,7 +63,7 @@ class JudgedRows(RowTable):
         """The rows of read annotations."""
         out1, out2 = annotations.output_1.tolist(), annotations.output_2.tolist()
         n = len(out2)
-        hashes = text_hashes(out2)
+        hashes, imitates = text_figures(out2)
         return JudgedRows(
             files=annotations.files, file=annotations.file, record=annotations.record, model=annotations.model,
             key=instruction_keys(annotations.instruction.tolist()),
@@ -71,9 +71,21 @@ class JudgedRows(RowTable):
             len_2=np.fromiter(map(len, out2), dtype=np.int64, count=n),
             identical=np.asarray(annotations.output_1 == annotations.output_2, dtype=bool),
             preference=annotations.preference, annotator=annotations.annotator,
-            annotator_protocol=annotations.annotator_protocol, text_hash=hashes, imitates=imitation_mask(out2),
+            annotator_protocol=annotations.annotator_protocol, text_hash=hashes, imitates=imitates,
             quoted=previews(out2, hashes),
         )  # fmt: skip
+
+    def per_file(self) -> list[JudgedRows]:
+        """These rows split by file, each part on its own (what the parse cache keeps per file)."""
+        bounds = np.searchsorted(self.file, np.arange(len(self.files) + 1))  # a concatenation: files in order
+        parts = []
+        for i, source in enumerate(self.files):
+            part = self.take(np.arange(bounds[i], bounds[i + 1]))
+            quoted = np.fromiter(self.quoted, dtype=np.uint64, count=len(self.quoted))
+            present = set(part.text_hash[np.isin(part.text_hash, quoted)].tolist())
+            parts.append(replace(part, files=(source,), file=np.zeros(len(part), dtype=np.int64),
+                                 quoted={h: q for h, q in self.quoted.items() if h in present}))  # fmt: skip
+        return parts
 
     @classmethod
     def merged(cls, parts: Sequence[Any]) -> dict[str, Any]:
@@ -87,27 +99,50 @@ class JudgedRows(RowTable):
 def load_judged(paths: Sequence[Path]) -> JudgedRows:
     """The judged rows of annotation files and folders, from the parse cache where it has them.
 
+    Files not in the cache are read, then screened together in batches of about `_BATCH_ROWS` rows: one
+    vectorised pass over many files' texts instead of one per file.
+
     Args:
         paths: what `records.read_annotations` takes.
     """
     cache = _cache_dir()
-    parts = [_load_file(path, cache) for path in expand_annotation_paths(paths)]
-    rows = JudgedRows.concat(parts)
+    files = expand_annotation_paths(paths)
+    entries = [None if cache is None else cache / f"{_entry_key(path)}.npz" for path in files]
+    parts: list[JudgedRows | None] = [_cached(entry, str(path)) for path, entry in zip(files, entries, strict=True)]
+    pending: list[tuple[int, Annotations]] = []
+
+    def screen_pending() -> None:
+        fresh = JudgedRows.of(Annotations.concat([a for _, a in pending])).per_file()
+        for (i, _), rows in zip(pending, fresh, strict=True):
+            parts[i] = rows
+            entry = entries[i]
+            if entry is not None:
+                _write_entry(entry, rows)
+        pending.clear()
+
+    for i, path in enumerate(files):
+        if parts[i] is None:
+            pending.append((i, read_file(path, raw=False)))
+            if sum(len(a) for _, a in pending) >= _BATCH_ROWS:
+                screen_pending()
+    if pending:
+        screen_pending()
+    rows = JudgedRows.concat([p for p in parts if p is not None])
     check_duplicates(rows, rows.key)
     return fill_known_protocols(rows)
 
 
-def _load_file(path: Path, cache: Path | None) -> JudgedRows:
-    entry = None if cache is None else cache / f"{_entry_key(path)}.npz"
-    if entry is not None and entry.exists():
-        try:
-            return _read_entry(entry, str(path))
-        except (OSError, ValueError, KeyError) as exc:  # a damaged entry is read again from the file
-            logger.debug("parse cache entry %s unusable: %s", entry, exc)
-    rows = JudgedRows.of(read_file(path, raw=False))
-    if entry is not None:
-        _write_entry(entry, rows)
-    return rows
+_BATCH_ROWS = 20_000  # bounds the texts held at once (~40 MB of outputs) while keeping passes few
+
+
+def _cached(entry: Path | None, source: str) -> JudgedRows | None:
+    if entry is None or not entry.exists():
+        return None
+    try:
+        return _read_entry(entry, source)
+    except (OSError, ValueError, KeyError) as exc:  # a damaged entry is read again from the file
+        logger.debug("parse cache entry %s unusable: %s", entry, exc)
+        return None
 
 
 def _cache_dir() -> Path | None:
