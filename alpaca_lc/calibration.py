@@ -13,7 +13,6 @@ import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,7 @@ import numpy.typing as npt
 from alpaca_lc.errors import InputError
 from alpaca_lc.evalset import EvalSet, download_from_hub, load_eval_set
 from alpaca_lc.jsonio import read_json_document, write_atomic, write_json
-from alpaca_lc.stats.lc import GamedRows
+from alpaca_lc.stats.lc import GamedRows, positions_in
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -86,21 +85,13 @@ class Calibration:
         keys = np.asarray(list(items), dtype=str)
         return Calibration(keys, np.asarray(list(items.values()), dtype=float), table, source, provenance, judge)
 
-    @cached_property
-    def _position(self) -> dict[str, int]:
-        return {k: i for i, k in enumerate(self.keys.tolist())}
-
     def difficulty_of(self, keys: npt.ArrayLike) -> FloatArray:
         """The difficulty of each key (NaN where the calibration has none)."""
-        position = self._position
-        where = np.fromiter((position.get(k, -1) for k in np.asarray(keys).tolist()), dtype=np.int64)
-        found = np.append(self.values, np.nan)
-        return found[where]
+        return np.append(self.values, np.nan)[positions_in(self.keys, keys)]
 
     def covers(self, keys: npt.ArrayLike) -> npt.NDArray[np.bool_]:
         """Which keys have a difficulty."""
-        position = self._position
-        return np.fromiter((k in position for k in np.asarray(keys).tolist()), dtype=bool)
+        return positions_in(self.keys, keys) >= 0
 
     @property
     def difficulty(self) -> pd.Series:

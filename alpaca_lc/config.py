@@ -57,20 +57,6 @@ class Endpoint(_Closed):
     requests_per_minute: float | None = Field(default=None, gt=0)
 
 
-class LeaderboardConfig(_Closed):
-    """`alpaca-lc leaderboard`: score annotations into one row per model."""
-
-    annotations: tuple[Path, ...] = Field(min_length=1)
-    calibration: str = "bundled"
-    eval_set: Path | None = None
-    bootstrap: int = Field(default=1000, ge=0)
-    seed: int = 0
-    spec: Literal["length_controlled_v1"] = "length_controlled_v1"
-    mix_judges: bool = False
-    subset: str | None = None  # annotations cover this subset: estimate the full set from them
-    outputs: tuple[Path, ...] = ()  # with `subset`: each model's outputs on every instruction
-
-
 class SubsetFitConfig(_Closed):
     """`alpaca-lc subset fit`: choose instructions to judge and fit the estimator on many models' judgments."""
 

@@ -8,8 +8,10 @@ unless the user asks to mix them, in which case the output says so.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib import resources
 from typing import TYPE_CHECKING
 
 from alpaca_lc.errors import UsageError
@@ -18,6 +20,12 @@ if TYPE_CHECKING:
     from alpaca_lc.records import RowTable
 
 MIX_HINT = "--mix-judges ranks them together anyway, marked"
+
+
+def known_protocols() -> dict[str, str]:
+    """Protocol hashes of AlpacaEval 0.6.6's supported evaluators, by name (figures only, no prompt text)."""
+    ref = resources.files("alpaca_lc") / "data" / "alpaca_eval_protocols.json"
+    return dict(json.loads(ref.read_text(encoding="utf-8"))["protocols"])
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from alpaca_lc.annotation.official import known_protocols
 from alpaca_lc.errors import InputError
+from alpaca_lc.instrument import known_protocols
 from alpaca_lc.jsonio import read_json_records
 
 if TYPE_CHECKING:
@@ -297,7 +297,7 @@ def _parquet_columns(path: Path, wanted: Sequence[str]) -> tuple[dict[str, list[
         # string becomes one Python object, shared by its rows, instead of a copy per row.
         present = [c for c in wanted if c in pq.read_schema(path).names]
         file = pq.ParquetFile(path, read_dictionary=[c for c in _REPEATED if c in present])
-        table = file.read(columns=present, use_threads=False)
+        table = file.read(columns=present)  # columns decoded on all cores
     except Exception as exc:  # pyarrow raises several unrelated types for a bad file
         raise InputError(f"cannot read parquet: {exc}", path=path) from None
     if table.num_rows == 0:

@@ -10,24 +10,35 @@ import zlib
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from alpaca_lc.calibration import Calibration, check_coverage, resolve_calibration, write_calibration
-from alpaca_lc.config import CalibrateConfig, LeaderboardConfig
-from alpaca_lc.errors import InputError
+from alpaca_lc.errors import InputError, UsageError
 from alpaca_lc.evalset import EvalSet, load_eval_set
 from alpaca_lc.instrument import UNKNOWN, Instrument, check_one_instrument, instruments_by_model
 from alpaca_lc.judged import JudgedRows, load_judged
 from alpaca_lc.records import Annotations, instruction_keys, read_annotations
 from alpaca_lc.screening import Flag
-from alpaca_lc.stats.lc import DEFAULT_SPEC, SPECS, GamedRows, GLMSpec, LCResult, ModelRows, length_controlled
+from alpaca_lc.stats.lc import (
+    DEFAULT_SPEC,
+    SPECS,
+    GamedRows,
+    GLMSpec,
+    LCResult,
+    ModelRows,
+    length_controlled,
+    positions_in,
+)
 from alpaca_lc.stats.winrate import RawMetrics, average_length, raw_metrics
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from alpaca_lc.config import CalibrateConfig
 
 logger = logging.getLogger(__name__)
 
@@ -122,19 +133,26 @@ def score_rows(
     rows: JudgedRows, calibration: Calibration, *, n_boot: int = 1000, seed: int = 0, spec: GLMSpec = DEFAULT_SPEC
 ) -> list[ModelScore]:
     """`score_annotations` on judged rows (`judged.load_judged`, or `JudgedRows.of` annotations)."""
-    check_coverage(calibration, rows.key, rows.source, rows.record)
+    # Each instruction as its position in the calibration: the fits compare small integers, not key strings.
+    code = positions_in(calibration.keys, rows.key)
+    if (code < 0).any():
+        check_coverage(calibration, rows.key, rows.source, rows.record)
     gamed = calibration.gamed_rows()
     if gamed is None:
         logger.warning(
             "calibration %s has no gamed-baseline rows: LC is fitted without regularisation",
             calibration.source,
         )
-    difficulty = calibration.difficulty_of(rows.key)
+    else:
+        gamed = dataclasses.replace(gamed, key=positions_in(calibration.keys, gamed.key))
+    difficulty = calibration.values[code]
     instruments = instruments_by_model(rows)
 
     def score(item: tuple[str, npt.NDArray[np.int64]]) -> ModelScore:
         model, idx = item
-        scored = _score_model(model, rows, idx, difficulty[idx], gamed, spec, n_boot, model_seed(seed, model))
+        scored = _score_model(
+            model, rows, idx, code[idx], difficulty[idx], gamed, spec, n_boot, model_seed(seed, model)
+        )
         return dataclasses.replace(scored, instrument=instruments[model], flags=tuple(rows.screen(idx)))
 
     groups = rows.groups()
@@ -152,6 +170,7 @@ def _score_model(
     model: str,
     rows: JudgedRows,
     idx: npt.NDArray[np.int64],
+    code: npt.NDArray[np.int64],
     difficulty: FloatArray,
     gamed: GamedRows | None,
     spec: GLMSpec,
@@ -163,9 +182,7 @@ def _score_model(
         path, _ = rows.where(int(idx[0]))
         raise InputError(f"model '{model}' has no valid annotations ({len(idx)} failed judgments)", path=path)
     len_1, len_2 = rows.len_1[idx].astype(float), rows.len_2[idx].astype(float)
-    fit_rows = ModelRows(
-        rows.key[idx], len_1 - len_2, preference, difficulty, is_baseline=bool(rows.identical[idx].all())
-    )
+    fit_rows = ModelRows(code, len_1 - len_2, preference, difficulty, is_baseline=bool(rows.identical[idx].all()))
     lc = length_controlled(fit_rows, gamed, spec, n_boot=n_boot, seed=seed)
     return ModelScore(model, raw_metrics(preference), average_length(len_2), lc)
 
@@ -235,6 +252,33 @@ class LeaderboardRun:
 
     table: pd.DataFrame
     notes: list[str]
+
+
+@dataclass(frozen=True)
+class LeaderboardConfig:
+    """`alpaca-lc leaderboard`: score annotations into one row per model.
+
+    A checked dataclass rather than one of `alpaca_lc.config`'s pydantic models: it is only ever built from
+    command-line values click has parsed, and importing pydantic would be a tenth of the command's time.
+    """
+
+    annotations: tuple[Path, ...]
+    calibration: str = "bundled"
+    eval_set: Path | None = None
+    bootstrap: int = 1000
+    seed: int = 0
+    spec: str = "length_controlled_v1"
+    mix_judges: bool = False
+    subset: str | None = None  # annotations cover this subset: estimate the full set from them
+    outputs: tuple[Path, ...] = ()  # with `subset`: each model's outputs on every instruction
+
+    def __post_init__(self) -> None:
+        if not self.annotations:
+            raise UsageError("no annotations given")
+        if self.bootstrap < 0:
+            raise UsageError(f"bootstrap resamples must be >= 0, got {self.bootstrap}")
+        if self.spec not in SPECS:
+            raise UsageError(f"unknown LC spec {self.spec!r} (known: {', '.join(SPECS)})")
 
 
 def run_leaderboard(config: LeaderboardConfig) -> LeaderboardRun:

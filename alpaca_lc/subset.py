@@ -58,14 +58,14 @@ class Subset:
         """Which of these keys are in the subset (to be judged)."""
         return np.isin(np.asarray(keys, dtype=str), self.chosen)
 
-    def check_covers(self, keys: npt.NDArray[np.str_], source: str) -> None:
+    def check_covers(self, keys: npt.NDArray[np.generic], source: str) -> None:
         """Fail, naming the first record, when an instruction has no item terms (another eval set)."""
         missing = np.flatnonzero(~np.isin(keys, self.keys))
         if len(missing):
             raise InputError(f"instruction not in subset {self.name}'s eval set ({self.source})", path=source,
                              record=int(missing[0]) + 1)  # fmt: skip
 
-    def items_of(self, keys: npt.NDArray[np.str_]) -> irt.ItemModel:
+    def items_of(self, keys: npt.NDArray[np.generic]) -> irt.ItemModel:
         """The item terms of these keys in their order (an InputError when one has none)."""
         self.check_covers(keys, self.source)
         position = {k: i for i, k in enumerate(self.keys.tolist())}

@@ -25,6 +25,7 @@ from alpaca_lc.annotation.parse import Answer
 from alpaca_lc.annotation.prompt import load_template
 from alpaca_lc.config import Endpoint, load_yaml_config
 from alpaca_lc.errors import InputError
+from alpaca_lc.instrument import known_protocols
 
 ENV_PROMPTS = "ALPACA_LC_PROMPTS"
 DEFAULT_JUDGE = "weighted_alpaca_eval_gpt4_turbo"
@@ -173,7 +174,7 @@ def load_judge(name_or_path: str, alpaca_eval_dir: Path | None = None) -> Judge:
     folder = official.locate(alpaca_eval_dir)
     if folder is not None and (folder / name_or_path / "configs.yaml").is_file():
         return _load_official(official.read_evaluator(folder, name_or_path))
-    if folder is None and name_or_path in official.known_protocols():
+    if folder is None and name_or_path in known_protocols():
         where = "are not installed" if alpaca_eval_dir is None and not os.environ.get(official.ENV_DIR) else (
             "are not in the folder given")  # fmt: skip
         raise official.MissingOfficialFiles(official.missing_files_message(name_or_path, where))
@@ -201,7 +202,7 @@ def _official_judge(evaluator: official.Evaluator) -> Judge:
 
 def _load_official(evaluator: official.Evaluator) -> Judge:
     judge = _official_judge(evaluator)
-    known = official.known_protocols().get(evaluator.name)
+    known = known_protocols().get(evaluator.name)
     if known is None or known == judge.protocol:
         return judge
     # Files that differ from AlpacaEval 0.6.6's evaluator of this name are another instrument: another name.

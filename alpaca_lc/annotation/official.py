@@ -18,13 +18,12 @@ Supported: single-annotator evaluators on the OpenAI chat API whose answer is re
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
 import sys
 from dataclasses import dataclass
-from importlib import metadata, resources
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +63,6 @@ def missing_files_message(name: str, where: str) -> str:
         f"{INSTALL} (or pip install 'alpaca-lc[official]'), or set ${ENV_DIR} to a folder holding its "
         "evaluators_configs"
     )
-
-
-def known_protocols() -> dict[str, str]:
-    """Protocol hashes of AlpacaEval 0.6.6's supported evaluators, by name (figures only, no prompt text)."""
-    ref = resources.files("alpaca_lc") / "data" / "alpaca_eval_protocols.json"
-    return dict(json.loads(ref.read_text(encoding="utf-8"))["protocols"])
 
 
 def locate(folder: Path | None = None, search_path: list[str] | None = None) -> Path | None:

@@ -17,13 +17,13 @@ import numpy.typing as npt
 from alpaca_lc.annotation.annotator import Annotated, AnnotateOptions, Pair, Tally, annotate, estimate
 from alpaca_lc.annotation.cache import Judgment, JudgmentCache, default_cache_path, pair_key
 from alpaca_lc.annotation.judge import Judge, load_judge
-from alpaca_lc.annotation.official import MissingOfficialFiles, known_protocols
+from alpaca_lc.annotation.official import MissingOfficialFiles
 from alpaca_lc.calibration import Calibration, check_coverage, resolve_calibration
 from alpaca_lc.calls import ClientSettings
 from alpaca_lc.config import AnnotateConfig, CacheImportConfig, EvaluateConfig, JudgeRunConfig
 from alpaca_lc.errors import IncompleteError, InputError, UsageError
 from alpaca_lc.evalset import load_eval_set
-from alpaca_lc.instrument import Instrument, check_one_instrument
+from alpaca_lc.instrument import Instrument, check_one_instrument, known_protocols
 from alpaca_lc.jsonio import write_json
 from alpaca_lc.records import Annotations, instruction_keys, read_model_outputs, read_pair_judgments
 from alpaca_lc.report.tables import board_instruments, read_leaderboard, write_table

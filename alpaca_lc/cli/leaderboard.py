@@ -44,9 +44,8 @@ def leaderboard(
     With --subset, the annotations cover that subset and --outputs give every model's outputs: the full set's
     raw and LC win rates are estimated.
     """
-    from alpaca_lc.config import LeaderboardConfig
     from alpaca_lc.report.tables import render, write_table
-    from alpaca_lc.scoring import run_leaderboard
+    from alpaca_lc.scoring import LeaderboardConfig, run_leaderboard
 
     if (subset is None) != (not outputs):
         raise click.UsageError("--subset and --outputs go together")

@@ -46,7 +46,7 @@ DEFAULT_SPEC = SPECS["length_controlled_v1"]
 class GamedRows:
     """Judgments of the baseline's verbose/concise variants against the baseline, as GLM rows."""
 
-    key: npt.NDArray[np.str_]
+    key: npt.NDArray[np.generic]  # instruction keys, or integer codes shared with the model rows
     std_delta_len: FloatArray
     preference: FloatArray
     difficulty: FloatArray
@@ -60,7 +60,7 @@ class ModelRows:
     (its rows share its weight) and the bootstrap draws instructions with all their rows.
     """
 
-    key: npt.NDArray[np.str_]
+    key: npt.NDArray[np.generic]  # instruction keys (or integer codes, the same for one instruction)
     delta_len: FloatArray
     preference: FloatArray
     difficulty: FloatArray
@@ -230,10 +230,16 @@ def factorize(values: npt.NDArray[np.generic]) -> tuple[npt.NDArray[np.int64], n
     return rank[inverse.ravel()].astype(np.int64), uniques[order]
 
 
-def positions_in(reference: npt.NDArray[np.generic], values: npt.NDArray[np.generic]) -> npt.NDArray[np.int64]:
-    """The position of each value in `reference` (distinct values), -1 where absent."""
-    where = {v: i for i, v in enumerate(reference.tolist())}
-    return np.fromiter((where.get(v, -1) for v in values.tolist()), dtype=np.int64, count=len(values))
+def positions_in(reference: npt.NDArray[np.generic], values: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """The position of each value in `reference` (distinct values), -1 where absent (a sorted search: no
+    per-value Python)."""
+    values = np.asarray(values)
+    if not len(reference) or not len(values):
+        return np.full(len(values), -1, dtype=np.int64)
+    order = np.argsort(reference, kind="stable")
+    ordered = reference[order]
+    at = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
+    return np.where(ordered[at] == values, order[at], -1).astype(np.int64)
 
 
 def _instruction_weighted_sd(delta_len: FloatArray, share: FloatArray) -> float:

@@ -13,6 +13,7 @@ from click.testing import Result
 from alpaca_lc.annotation import official
 from alpaca_lc.annotation.judge import DEFAULT_JUDGE, load_judge, official_protocols
 from alpaca_lc.errors import InputError
+from alpaca_lc.instrument import known_protocols
 from alpaca_lc.testing.openai_server import LocalServer
 
 from .conftest import Workspace
@@ -40,11 +41,11 @@ def test_default_judge_is_alpaca_eval_weighted_gpt4_turbo(evaluators: Path) -> N
     assert messages[0]["content"] in template  # the system message is AlpacaEval's, word for word
     user = messages[1]["content"]
     assert '"""Name a prime."""' in user and user.index('"""Two."""') < user.index('"""Three is prime."""')
-    assert judge.protocol == official.known_protocols()[DEFAULT_JUDGE]
+    assert judge.protocol == known_protocols()[DEFAULT_JUDGE]
 
 
 def test_bundled_protocol_hashes_match_alpaca_eval_files(evaluators: Path) -> None:
-    assert official_protocols(evaluators) == official.known_protocols()
+    assert official_protocols(evaluators) == known_protocols()
 
 
 def test_placeholders_and_chatml_are_filled_as_alpaca_eval_fills_them(evaluators: Path) -> None:
@@ -67,7 +68,7 @@ def test_modified_files_are_another_instrument(evaluators: Path, tmp_path: Path)
     template = tmp_path / "alpaca_eval_clf_gpt4_turbo" / "alpaca_eval_clf.txt"
     template.write_text(template.read_text().replace("human perspective", "expert perspective"))
     judge = load_judge(DEFAULT_JUDGE, tmp_path)
-    assert judge.protocol != official.known_protocols()[DEFAULT_JUDGE]
+    assert judge.protocol != known_protocols()[DEFAULT_JUDGE]
     assert judge.name == f"{DEFAULT_JUDGE}@{judge.protocol}"  # never cached or ranked as the official judge
 
 
