@@ -73,6 +73,8 @@ def text_figures(texts: list[str]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[
     encoded = [t.encode("utf-8") for t in texts]
     if len(texts) < _VECTORISE_FROM:
         return _hashes(encoded), _imitation_one_by_one(texts)
+    import pyarrow.compute  # noqa: F401  (imported here: an import on the other thread would share the GIL)
+
     with ThreadPoolExecutor(max_workers=1) as pool:
         found = pool.submit(_imitation_vectorised, encoded)
         return _hashes(encoded), found.result()
