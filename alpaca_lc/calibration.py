@@ -131,8 +131,9 @@ def resolve_calibration(choice: str, eval_set_path: Path | None = None) -> Calib
         ref = resources.files("alpaca_lc") / "data" / BUNDLED
         return _parse_json(json.loads(ref.read_text(encoding="utf-8")), f"bundled:{BUNDLED}")
     if choice == "official":
-        difficulty_csv = download_from_hub(OFFICIAL_DIFFICULTY)
-        gamed_csv = download_from_hub(OFFICIAL_GAMED)
+        instead = "--calibration FOLDER holding AlpacaEval's two files, or --calibration bundled"
+        difficulty_csv = download_from_hub(OFFICIAL_DIFFICULTY, instead)
+        gamed_csv = download_from_hub(OFFICIAL_GAMED, instead)
         calibration = read_alpaca_eval_calibration(difficulty_csv, gamed_csv, load_eval_set(eval_set_path))
         return dataclasses.replace(calibration, judge=OFFICIAL_JUDGE)
     path = Path(choice)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -111,7 +113,8 @@ def test_official_calibration_through_the_hub_cache(synthetic: Synthetic, tmp_pa
             HUB_EVAL_FILE: synthetic.eval_set,
         },
     )
-    env = {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache), "ALPACA_LC_EVAL_SET": ""}
+    hub = _RecordingServer()  # the hub's address: a cached copy is used without asking it for the file
+    env = {"HF_HUB_OFFLINE": "0", "HF_HUB_CACHE": str(cache), "ALPACA_LC_EVAL_SET": "", "HF_ENDPOINT": hub.url}
     annotations = synthetic.write("a.json", synthetic.annotations("m1") + synthetic.annotations("m2", quality=0.5))
     official = _cli(
         "leaderboard", annotations, "--calibration", "official", "--bootstrap", "0", "--format", "json", env=env
@@ -133,6 +136,34 @@ def test_official_calibration_through_the_hub_cache(synthetic: Synthetic, tmp_pa
     assert local.returncode == 0, local.stderr
     assert json.loads(official.stdout) == json.loads(local.stdout)
     assert all(row["lc_regularized"] for row in json.loads(official.stdout))
+    assert not [r for r in hub.requests if "/datasets/" in r], hub.requests  # (the client's telemetry aside)
+    hub.close()
+
+
+class _RecordingServer:
+    """An HTTP server on 127.0.0.1 that answers 404 to everything and records the paths asked for."""
+
+    def __init__(self) -> None:
+        requests: list[str] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                requests.append(self.path)
+                self.send_error(404)
+
+            do_HEAD = do_GET
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.requests = requests
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 def test_official_calibration_offline_without_cache_is_one_line(synthetic: Synthetic, tmp_path: Path) -> None:
@@ -141,7 +172,20 @@ def test_official_calibration_offline_without_cache_is_one_line(synthetic: Synth
     result = _cli("leaderboard", annotations, "--calibration", "official", env=env)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "instruction_difficulty.csv" in result.stderr
-    assert "ALPACA_LC_EVAL_SET" in result.stderr or "--eval-set" in result.stderr
+    assert "--calibration FOLDER" in result.stderr
+
+
+def test_hub_file_not_cached_and_hub_unresolvable_fails_at_once(synthetic: Synthetic, tmp_path: Path) -> None:
+    """Offline without HF_HUB_OFFLINE: refused on the failed name lookup, not after the hub client's ~25 s of
+    retries (`.invalid` never resolves, RFC 2606)."""
+    env = {"HF_HUB_OFFLINE": "0", "HF_HUB_CACHE": str(tmp_path / "empty"), "ALPACA_LC_EVAL_SET": "",
+           "HF_ENDPOINT": "https://hub.invalid"}  # fmt: skip
+    result = _cli("generate", "--help", env=env)  # the CLI itself needs no hub
+    assert result.returncode == 0
+    annotations = synthetic.write("a.json", synthetic.annotations("m1"))
+    result = _cli("leaderboard", annotations, "--calibration", "official", env=env)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "hub.invalid cannot be resolved: offline?" in result.stderr
 
 
 def test_bundled_calibration_is_what_the_command_produces(shared: Path, tmp_path: Path) -> None:
