@@ -112,12 +112,15 @@ def load_judged(paths: Sequence[Path]) -> JudgedRows:
     pending: list[tuple[int, Annotations]] = []
 
     def screen_pending() -> None:
-        fresh = JudgedRows.of(Annotations.concat([a for _, a in pending])).per_file()
-        for (i, _), rows in zip(pending, fresh, strict=True):
-            parts[i] = rows
-            entry = entries[i]
-            if entry is not None:
-                _write_entry(entry, rows)
+        fresh = JudgedRows.of(Annotations.concat([a for _, a in pending]))
+        if cache is None:  # nothing to keep per file: the batch (files in order, all of them new) stays whole
+            parts[pending[0][0]] = fresh
+        else:
+            for (i, _), rows in zip(pending, fresh.per_file(), strict=True):
+                parts[i] = rows
+                entry = entries[i]
+                if entry is not None:
+                    _write_entry(entry, rows)
         pending.clear()
 
     for i, path in enumerate(files):

@@ -117,7 +117,17 @@ def previews(texts: list[str], hashes: npt.NDArray[np.uint64]) -> dict[int, str]
     """The start of each normalized text that occurs more than once, by hash (what a flag's reason quotes)."""
     _, first, counts = np.unique(hashes, return_index=True, return_counts=True)
     repeated = first[counts > 1]
-    return {int(hashes[i]): " ".join(texts[i].lower().split())[:40] for i in repeated}
+    return {int(hashes[i]): _preview(texts[i]) for i in repeated}
+
+
+def _preview(text: str, width: int = 40) -> str:
+    """The first `width` characters of the text lowered with whitespace runs collapsed, from a prefix when that
+    is enough (a leaderboard of re-judged models repeats thousands of long outputs). Past `width` characters of
+    the prefix, cutting it cannot change them (nor can the one context-dependent lowering, a final sigma)."""
+    head = " ".join(text[: 5 * width].lower().split())
+    if len(head) > width or len(text) <= 5 * width:
+        return head[:width]
+    return " ".join(text.lower().split())[:width]
 
 
 def screen(outputs: list[str], reference: list[str], imitating: npt.NDArray[np.bool_] | None = None) -> list[Flag]:

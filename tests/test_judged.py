@@ -53,5 +53,7 @@ def test_files_screened_together_give_each_file_its_own_rows(
     _assert_same_rows(batched, alone)
     assert len(list((tmp_path / "parsed").glob("*.npz"))) == len(paths)  # one entry per file
     _assert_same_rows(load_judged([synthetic.root]), alone)  # from those entries
+    monkeypatch.setenv(judged.ENV_PARSED_CACHE, "off")  # no entries to write: batches are not split by file
+    _assert_same_rows(load_judged([synthetic.root]), alone)
     flags = {m: [f.name for f in batched.screen(idx)] for m, idx in batched.groups()}
     assert flags == {f"m{i}": ["repeated_output", "template_imitation"] for i in range(5)}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
+import string
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from alpaca_lc.screening import imitation_mask, screen
+from alpaca_lc.screening import _preview, imitation_mask, screen
 
 
 def test_shared_models(shared: Path) -> None:
@@ -44,3 +46,11 @@ def test_whitespace_and_case_do_not_hide_a_repeated_output() -> None:
         ("Always " + " " * (i % 3) + "THE SAME answer\n" if i % 2 else "always the same ANSWER") for i in range(50)
     ]
     assert [f.name for f in screen(varied, reference)] == ["repeated_output", "far_shorter"]
+
+
+def test_a_preview_from_a_prefix_is_the_preview_of_the_whole_text() -> None:
+    rng = random.Random(0)
+    alphabet = "aΣσ İK\n\t  bc" + string.ascii_letters  # final sigma and a two-character lowering among them
+    for _ in range(5000):
+        text = " " * rng.choice([0, 0, 250]) + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 600)))
+        assert _preview(text) == " ".join(text.lower().split())[:40], repr(text)
