@@ -78,10 +78,10 @@ class JudgedRows(RowTable):
     def per_file(self) -> list[JudgedRows]:
         """These rows split by file, each part on its own (what the parse cache keeps per file)."""
         bounds = np.searchsorted(self.file, np.arange(len(self.files) + 1))  # a concatenation: files in order
+        quoted = np.fromiter(self.quoted, dtype=np.uint64, count=len(self.quoted))
         parts = []
         for i, source in enumerate(self.files):
             part = self.take(np.arange(bounds[i], bounds[i + 1]))
-            quoted = np.fromiter(self.quoted, dtype=np.uint64, count=len(self.quoted))
             present = set(part.text_hash[np.isin(part.text_hash, quoted)].tolist())
             parts.append(replace(part, files=(source,), file=np.zeros(len(part), dtype=np.int64),
                                  quoted={h: q for h, q in self.quoted.items() if h in present}))  # fmt: skip

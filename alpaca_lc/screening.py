@@ -69,7 +69,7 @@ def text_hashes(texts: list[str]) -> npt.NDArray[np.uint64]:
 def text_figures(texts: list[str]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
     """`text_hashes` and `imitation_mask` of the same texts, each text encoded once. For many texts the regex
     pass runs in pyarrow on a second thread (it releases the GIL) while this one hashes: the two take about
-    the same time, so a leaderboard's screening costs half."""
+    the same time and overlap."""
     encoded = [t.encode("utf-8") for t in texts]
     if len(texts) < _VECTORISE_FROM:
         return _hashes(encoded), _imitation_one_by_one(texts)
@@ -104,7 +104,7 @@ def _arrow_strings(encoded: list[bytes]) -> Any:
 
 def _hashes(encoded: list[bytes]) -> npt.NDArray[np.uint64]:
     # What `repeated_output` compares: each output without (ASCII) case and whitespace, lowered and stripped by
-    # one bytes.translate. Its key is its length (high 32 bits) and CRC-32 (low): 4x cheaper than a
+    # one bytes.translate. Its key is its length (high 32 bits) and CRC-32 (low): ~4x cheaper than a
     # cryptographic digest, and two different outputs of one length collide with odds of 1 in 4 billion
     # (merging their groups), with no gain to a submission that wants to hide repeats.
     normalized = [e.translate(_ASCII_LOWER, _WHITESPACE) for e in encoded]
