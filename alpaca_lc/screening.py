@@ -107,10 +107,13 @@ def _hashes(encoded: list[bytes]) -> npt.NDArray[np.uint64]:
     # one bytes.translate. Its key is its length (high 32 bits) and CRC-32 (low): ~4x cheaper than a
     # cryptographic digest, and two different outputs of one length collide with odds of 1 in 4 billion
     # (merging their groups), with no gain to a submission that wants to hide repeats.
-    normalized = [e.translate(_ASCII_LOWER, _WHITESPACE) for e in encoded]
-    crc = np.fromiter(map(zlib.crc32, normalized), dtype=np.uint64, count=len(normalized))
-    length = np.fromiter(map(len, normalized), dtype=np.uint64, count=len(normalized))
-    return (length << np.uint64(32)) | crc
+    # One text at a time: a list of all normalized texts would be another copy of every output in memory.
+    return np.fromiter(map(_key, encoded), dtype=np.uint64, count=len(encoded))
+
+
+def _key(encoded: bytes) -> int:
+    normalized = encoded.translate(_ASCII_LOWER, _WHITESPACE)
+    return (len(normalized) << 32) | zlib.crc32(normalized)
 
 
 def previews(texts: list[str], hashes: npt.NDArray[np.uint64]) -> dict[int, str]:
