@@ -9,7 +9,10 @@ The bundled subsets use seed 0's choice: its row shows that one draw (the instru
 judge, with item terms fitted without the fold). The reference is the naive estimate from the same number of
 random instructions: their mean preference, and the LC spec fitted on those rows alone.
 
-Usage: python benchmarks/subset_accuracy.py [--sizes 50,100,200] [--seeds 10] [--folds 7]
+`--diagnose 100` instead fixes some of each held-out model's terms at their values fitted on all its 805
+judgments, to show which term's estimate the LC error comes from.
+
+Usage: python benchmarks/subset_accuracy.py [--sizes 50,100,200] [--seeds 10] [--folds 7] [--diagnose SIZE]
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from _common import require_shared, section, timed
 
 from alpaca_lc.calibration import Calibration, resolve_calibration
 from alpaca_lc.judged import JudgedRows, load_judged
+from alpaca_lc.stats import irt
 from alpaca_lc.stats.lc import GamedRows, ModelRows, length_controlled
 from alpaca_lc.subset import Matrix, Subset, estimate_model, fit_item_model, judgment_matrix, with_chosen
 
@@ -115,6 +119,42 @@ def _naive(errors: Errors, member: np.ndarray, full: ModelRows, raw_true: float,
     errors.raw_hit.append(abs(raw - raw_true) <= Z90 * se)
 
 
+# Terms of the held-out model (theta, phi, a1..a4) taken from a fit on all its 805 judgments instead of being
+# estimated from the subset's: which term's estimate the LC error comes from.
+KNOWN_TERMS = {"none (the estimator)": [], "theta": [0], "phi": [1], "profile a": [2, 3, 4, 5],
+               "theta and a": [0, 2, 3, 4, 5], "all (floor of the item model)": [0, 1, 2, 3, 4, 5]}  # fmt: skip
+
+
+def diagnose(rows: JudgedRows, matrix: Matrix, size: int, seeds: int, n_folds: int) -> dict[str, list[float]]:
+    """LC errors at one size when some of the held-out model's terms are known (see KNOWN_TERMS)."""
+    calibration = resolve_calibration("bundled")
+    gamed = calibration.gamed_rows()
+    errors: dict[str, list[float]] = {name: [] for name in KNOWN_TERMS}
+    for held_out in folds_of(matrix, n_folds):
+        keep = [i for i in range(len(matrix.models)) if i not in held_out]
+        train = Matrix([matrix.models[i] for i in keep], matrix.keys, matrix.y[keep], matrix.x[keep],
+                       matrix.typical[keep])  # fmt: skip
+        fitted = fit_item_model(train, seed=0)
+        for i in held_out:
+            full = model_rows(rows, matrix.models[i], calibration)
+            lc_true = length_controlled(full, gamed).length_controlled_winrate
+            items = fitted.items_of(full.key)
+            x, y = irt.length_feature(full.delta_len), full.preference - 1
+            everything = irt.fit_new_model(y, x, items, fitted.prior_mean, fitted.prior_cov).mean
+            for seed in range(seeds):
+                judged = with_chosen(fitted, size, seed).members(full.key)
+                for name, known in KNOWN_TERMS.items():
+                    mean, cov = fitted.prior_mean.copy(), fitted.prior_cov.copy()
+                    mean[known] = everything[known]
+                    cov[known, :], cov[:, known] = 0.0, 0.0
+                    cov[known, known] = 1e-10  # a point prior: the term is fixed at its full-data value
+                    posterior = irt.fit_new_model(np.where(judged, y, np.nan), x, items, mean, cov)
+                    completed = np.where(judged, y, posterior.predict(posterior.mean, x, items))
+                    lc = length_controlled(ModelRows(full.key, full.delta_len, completed + 1, full.difficulty), gamed)
+                    errors[name].append(lc.length_controlled_winrate - lc_true)
+    return errors
+
+
 def report(results: dict[tuple[str, int], Errors], price: float) -> None:
     print("| estimate | judgments | judge cost | mean abs LC err | max | mean abs raw err | max | LC 90% cover "
           "(subset err / reported) | raw 90% cover (subset err / reported) |")  # fmt: skip
@@ -137,6 +177,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="50,100,200")
     parser.add_argument("--seeds", type=int, default=10, help="random subsets per size and fold")
     parser.add_argument("--folds", type=int, default=7)
+    parser.add_argument("--diagnose", type=int, default=0, metavar="SIZE",
+                        help="instead: at this size, the LC error with some of the model's terms known")  # fmt: skip
     args = parser.parse_args()
     shared = require_shared()
     rows = load_judged([shared / "annotations.parquet"])
@@ -145,6 +187,13 @@ def main() -> None:
 
     prices = pq.read_table(shared / "annotations.parquet", columns=["price_per_example"]).column(0).to_pylist()
     price = float(np.nanmean(np.array(prices, dtype=float)))
+    if args.diagnose:
+        errors, seconds = timed(lambda: diagnose(rows, matrix, args.diagnose, args.seeds, args.folds))
+        with section(f"Mean |LC error| at {args.diagnose} judgments when terms are known ({seconds:.0f} s)"):
+            print("| terms known from all 805 judgments | mean abs LC err | max |\n|---|---|---|")
+            for name, e in errors.items():
+                print(f"| {name} | {np.abs(e).mean():.2f} | {np.abs(e).max():.1f} |")
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     results, seconds = timed(lambda: run(rows, matrix, sizes, args.seeds, args.folds))
     with section(f"Leave-models-out: {args.folds} family folds x {args.seeds} subsets per size ({seconds:.0f} s)"):
