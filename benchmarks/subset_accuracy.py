@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +66,15 @@ def folds_of(matrix: Matrix, n_folds: int) -> list[list[int]]:
     return [[i for i in complete if fold[family(matrix.models[i])] == k] for k in range(n_folds)]
 
 
+def fitted_without(matrix: Matrix, n_folds: int) -> Iterator[tuple[list[int], Subset]]:
+    """Each fold's held-out models, with the item model fitted on the other folds only."""
+    for held_out in folds_of(matrix, n_folds):
+        keep = [i for i in range(len(matrix.models)) if i not in held_out]
+        train = Matrix([matrix.models[i] for i in keep], matrix.keys, matrix.y[keep], matrix.x[keep],
+                       matrix.typical[keep])  # fmt: skip
+        yield held_out, fit_item_model(train, seed=0)
+
+
 def run(rows: JudgedRows, matrix: Matrix, sizes: list[int], seeds: int, n_folds: int) -> dict[tuple[str, int], Errors]:
     calibration = resolve_calibration("bundled")
     gamed = calibration.gamed_rows()
@@ -74,11 +84,7 @@ def run(rows: JudgedRows, matrix: Matrix, sizes: list[int], seeds: int, n_folds:
         lc = length_controlled(full, gamed).length_controlled_winrate
         truth[m] = (float(np.nanmean(full.preference - 1)) * 100, lc, full)
     out: dict[tuple[str, int], Errors] = {}
-    for held_out in folds_of(matrix, n_folds):
-        keep = [i for i in range(len(matrix.models)) if i not in held_out]
-        train = Matrix([matrix.models[i] for i in keep], matrix.keys, matrix.y[keep], matrix.x[keep],
-                       matrix.typical[keep])  # fmt: skip
-        fitted = fit_item_model(train, seed=0)
+    for held_out, fitted in fitted_without(matrix, n_folds):
         for size in sizes:
             for seed in range(seeds):
                 subset = with_chosen(fitted, size, seed)
@@ -130,11 +136,7 @@ def diagnose(rows: JudgedRows, matrix: Matrix, size: int, seeds: int, n_folds: i
     calibration = resolve_calibration("bundled")
     gamed = calibration.gamed_rows()
     errors: dict[str, list[float]] = {name: [] for name in KNOWN_TERMS}
-    for held_out in folds_of(matrix, n_folds):
-        keep = [i for i in range(len(matrix.models)) if i not in held_out]
-        train = Matrix([matrix.models[i] for i in keep], matrix.keys, matrix.y[keep], matrix.x[keep],
-                       matrix.typical[keep])  # fmt: skip
-        fitted = fit_item_model(train, seed=0)
+    for held_out, fitted in fitted_without(matrix, n_folds):
         for i in held_out:
             full = model_rows(rows, matrix.models[i], calibration)
             lc_true = length_controlled(full, gamed).length_controlled_winrate
