@@ -27,7 +27,7 @@ from alpaca_lc.errors import InputError
 from alpaca_lc.jsonio import read_json_document, write_json
 from alpaca_lc.judged import JudgedRows
 from alpaca_lc.stats import irt
-from alpaca_lc.stats.lc import GamedRows, LCResult, ModelRows, lc_of_targets, length_controlled
+from alpaca_lc.stats.lc import GamedRows, LCResult, ModelRows, lc_of_targets, length_controlled, positions_in
 from alpaca_lc.stats.winrate import RawMetrics, raw_metrics
 
 FloatArray = npt.NDArray[np.float64]
@@ -67,9 +67,9 @@ class Subset:
 
     def items_of(self, keys: npt.NDArray[np.generic]) -> irt.ItemModel:
         """The item terms of these keys in their order (an InputError when one has none)."""
-        self.check_covers(keys, self.source)
-        position = {k: i for i, k in enumerate(self.keys.tolist())}
-        idx = np.fromiter((position[k] for k in keys.tolist()), dtype=np.int64, count=len(keys))
+        idx = positions_in(self.keys, keys)
+        if (idx < 0).any():
+            self.check_covers(keys, self.source)  # raises, naming the first
         i = self.items
         return irt.ItemModel(i.abilities, i.easiness[idx], i.slope[idx], i.embedding[idx])
 

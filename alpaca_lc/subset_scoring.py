@@ -23,7 +23,7 @@ from alpaca_lc.scoring import (
     model_seed,
 )
 from alpaca_lc.screening import screen
-from alpaca_lc.stats.lc import GamedRows, ModelRows
+from alpaca_lc.stats.lc import GamedRows, ModelRows, positions_in
 from alpaca_lc.stats.winrate import average_length
 from alpaca_lc.subset import Subset, estimate_model, fit_subset, judgment_matrix, resolve_subset, write_subset
 
@@ -112,8 +112,7 @@ def _score_outputs(
         raise InputError("instruction not in the eval set", path=path, record=unknown[0] + 1)
     check_coverage(calibration, keys, [str(path)] * len(keys), np.arange(1, len(keys) + 1))
     subset.check_covers(keys, str(path))
-    position = {k: i for i, k in enumerate(keys.tolist())}
-    at = np.array([position.get(k, -1) for k in annotations.key[idx].tolist()], dtype=np.int64)
+    at = positions_in(keys, annotations.key[idx])  # the outputs' instructions are distinct (checked on reading)
     if (at < 0).any():
         source, record = annotations.where(int(idx[np.flatnonzero(at < 0)[0]]))
         raise InputError(f"instruction not among {model!r}'s outputs in {path}", path=source, record=record)
