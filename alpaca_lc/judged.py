@@ -28,20 +28,24 @@ from platformdirs import user_cache_dir
 from alpaca_lc import __version__
 from alpaca_lc.records import (
     Annotations,
+    ParquetTexts,
     RowTable,
     check_duplicates,
     expand_annotation_paths,
     fill_known_protocols,
     instruction_keys,
     read_file,
+    read_parquet_texts,
 )
-from alpaca_lc.screening import Flag, previews, screen_rows, text_figures
+from alpaca_lc.screening import Flag, OutputFigures, arrow_output_figures, output_figures, screen_rows
 
 logger = logging.getLogger(__name__)
 
 ENV_PARSED_CACHE = "ALPACA_LC_PARSED_CACHE"
 FORMAT = "judged-rows-v3"  # bump whenever JudgedRows.of or a screening figure changes
 ObjectArray = npt.NDArray[np.object_]
+_ANNOTATION_FIELDS = ("files", "file", "record", "model", "annotator", "annotator_protocol", "preference",
+                      "instruction")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -61,19 +65,20 @@ class JudgedRows(RowTable):
     @staticmethod
     def of(annotations: Annotations) -> JudgedRows:
         """The rows of read annotations."""
-        out1, out2 = annotations.output_1.tolist(), annotations.output_2.tolist()
-        n = len(out2)
-        hashes, imitates = text_figures(out2)
-        return JudgedRows(
-            files=annotations.files, file=annotations.file, record=annotations.record, model=annotations.model,
-            key=instruction_keys(annotations.instruction.tolist()),
-            len_1=np.fromiter(map(len, out1), dtype=np.int64, count=n),
-            len_2=np.fromiter(map(len, out2), dtype=np.int64, count=n),
-            identical=np.asarray(annotations.output_1 == annotations.output_2, dtype=bool),
-            preference=annotations.preference, annotator=annotations.annotator,
-            annotator_protocol=annotations.annotator_protocol, text_hash=hashes, imitates=imitates,
-            quoted=previews(out2, hashes),
-        )  # fmt: skip
+        figures = output_figures(annotations.output_1.tolist(), annotations.output_2.tolist())
+        return JudgedRows._with({f: getattr(annotations, f) for f in _ANNOTATION_FIELDS}, figures)
+
+    @staticmethod
+    def of_parquet(texts: ParquetTexts) -> JudgedRows:
+        """The rows of a parquet file read by `records.read_parquet_texts`."""
+        return JudgedRows._with(texts.fields, arrow_output_figures(texts.output_1, texts.output_2))
+
+    @staticmethod
+    def _with(annotations: dict[str, Any], figures: OutputFigures) -> JudgedRows:
+        """Rows from `_ANNOTATION_FIELDS` of annotations and the figures of their outputs."""
+        kept = {f: annotations[f] for f in _ANNOTATION_FIELDS if f != "instruction"}
+        key = instruction_keys(annotations["instruction"].tolist())
+        return JudgedRows(**kept, key=key, **figures._asdict())
 
     def per_file(self) -> list[JudgedRows]:
         """These rows split by file, each part on its own (what the parse cache keeps per file)."""
@@ -109,30 +114,50 @@ def load_judged(paths: Sequence[Path]) -> JudgedRows:
     files = expand_annotation_paths(paths)
     entries = [None if cache is None else cache / f"{_entry_key(path)}.npz" for path in files]
     parts: list[JudgedRows | None] = [_cached(entry, str(path)) for path, entry in zip(files, entries, strict=True)]
-    pending: list[tuple[int, Annotations]] = []
+    missing = [(path, entry) for path, entry, part in zip(files, entries, parts, strict=True) if part is None]
+    fresh = _judge_files(missing)
+    if cache is None:  # every file was read, in order: the batches are the table
+        parts = list(fresh)
+    else:  # one part per file read, in order, in the gaps the cache left
+        it = iter(fresh)
+        parts = [next(it) if part is None else part for part in parts]
+    rows = JudgedRows.concat([p for p in parts if p is not None])
+    check_duplicates(rows, rows.key)
+    return fill_known_protocols(rows)
+
+
+def _judge_files(files: Sequence[tuple[Path, Path | None]]) -> list[JudgedRows]:
+    """The rows of files (with their cache entries, written here): one part per file when there are entries to
+    write, else one per batch."""
+    done: list[JudgedRows] = []
+    pending: list[tuple[Path | None, Annotations]] = []
 
     def screen_pending() -> None:
         fresh = JudgedRows.of(Annotations.concat([a for _, a in pending]))
-        if cache is None:  # nothing to keep per file: the batch (files in order, all of them new) stays whole
-            parts[pending[0][0]] = fresh
+        if all(entry is None for entry, _ in pending):
+            done.append(fresh)
         else:
-            for (i, _), rows in zip(pending, fresh.per_file(), strict=True):
-                parts[i] = rows
-                entry = entries[i]
+            for (entry, _), rows in zip(pending, fresh.per_file(), strict=True):
+                done.append(rows)
                 if entry is not None:
                     _write_entry(entry, rows)
         pending.clear()
 
-    for i, path in enumerate(files):
-        if parts[i] is None:
-            pending.append((i, read_file(path, raw=False)))
-            if sum(len(a) for _, a in pending) >= _BATCH_ROWS:
+    for path, entry in files:
+        texts = read_parquet_texts(path) if path.suffix == ".parquet" else None
+        if texts is not None:  # a table's outputs are screened from its arrow columns, on their own
+            if pending:
                 screen_pending()
+            done.append(rows := JudgedRows.of_parquet(texts))
+            if entry is not None:
+                _write_entry(entry, rows)
+            continue
+        pending.append((entry, read_file(path, raw=False)))
+        if sum(len(a) for _, a in pending) >= _BATCH_ROWS:
+            screen_pending()
     if pending:
         screen_pending()
-    rows = JudgedRows.concat([p for p in parts if p is not None])
-    check_duplicates(rows, rows.key)
-    return fill_known_protocols(rows)
+    return done
 
 
 _BATCH_ROWS = 20_000  # bounds the texts held at once (~40 MB of outputs) while keeping passes few

@@ -16,7 +16,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -290,13 +290,18 @@ def _first_missing(records: list[dict[str, Any]], field: str, path: Path) -> Inp
 
 
 def _parquet_columns(path: Path, wanted: Sequence[str]) -> tuple[dict[str, list[Any] | ObjectArray], Any]:
+    table = _parquet_table(path, wanted, _REPEATED)
+    return _arrow_columns(table, wanted), table.to_pylist  # records, built only if an error must be named
+
+
+def _parquet_table(path: Path, wanted: Sequence[str], repeated: Sequence[str]) -> Any:
+    """The wanted columns of a parquet file that has them, `repeated` ones dictionary-encoded: each distinct
+    string becomes one Python object, shared by its rows, instead of a copy per row."""
     import pyarrow.parquet as pq
 
     try:
-        # Repetitive text (the baseline's outputs, instructions, names) stays dictionary-encoded: each distinct
-        # string becomes one Python object, shared by its rows, instead of a copy per row.
         present = [c for c in wanted if c in pq.read_schema(path).names]
-        file = pq.ParquetFile(path, read_dictionary=[c for c in _REPEATED if c in present])
+        file = pq.ParquetFile(path, read_dictionary=[c for c in repeated if c in present])
         table = file.read(columns=present)  # columns decoded on all cores
     except Exception as exc:  # pyarrow raises several unrelated types for a bad file
         raise InputError(f"cannot read parquet: {exc}", path=path) from None
@@ -305,11 +310,48 @@ def _parquet_columns(path: Path, wanted: Sequence[str]) -> tuple[dict[str, list[
     for field in REQUIRED_FIELDS:
         if field not in present:
             raise InputError(f"missing field '{field}'", path=path, record=1)
-    columns: dict[str, list[Any] | ObjectArray] = {c: _arrow_column(table.column(c)) for c in present}
-    n = table.num_rows
+    return table
+
+
+def _arrow_columns(table: Any, wanted: Sequence[str]) -> dict[str, list[Any] | ObjectArray]:
+    columns: dict[str, list[Any] | ObjectArray] = {c: _arrow_column(table.column(c)) for c in table.column_names}
     for c in wanted:
-        columns.setdefault(c, np.full(n, None, dtype=object))
-    return columns, table.to_pylist  # records, built only if an error must be named
+        columns.setdefault(c, np.full(table.num_rows, None, dtype=object))
+    return columns
+
+
+class ParquetTexts(NamedTuple):
+    """A parquet file's annotations with the two outputs left as pyarrow string arrays (what screening reads)."""
+
+    fields: dict[str, Any]  # the Annotations fields other than the outputs and raw_completion
+    output_1: Any
+    output_2: Any
+
+
+def read_parquet_texts(path: Path) -> ParquetTexts | None:
+    """A parquet annotation file read and checked as `read_file` does, without making Python strings of its
+    outputs; None when a column needs the record-by-record check (then `read_file` names the bad record).
+
+    Args:
+        path: the parquet file.
+    """
+    table = _parquet_table(path, _WANTED, _REPEATED)
+    outputs = [table.column(c) for c in ("output_1", "output_2")]
+    if not all(_plain_text(c) for c in outputs):
+        return None
+    columns = _arrow_columns(table.drop_columns(["output_1", "output_2"]), _WANTED)
+    try:
+        return ParquetTexts(_row_fields(columns, path, model_required=True), *outputs)
+    except _NeedsRecordWalk:
+        return None
+
+
+def _plain_text(column: Any) -> bool:
+    """A text column without nulls, dictionary-encoded or not."""
+    import pyarrow as pa
+
+    kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+    return (pa.types.is_string(kind) or pa.types.is_large_string(kind)) and column.null_count == 0
 
 
 _REPEATED = ("model", "generator_2", "instruction", "output_1", "annotator", "annotator_protocol")
@@ -332,26 +374,32 @@ def _arrow_column(column: Any) -> list[Any] | ObjectArray:
 
 
 def _from_columns(columns: dict[str, Any], path: Path, *, raw: bool, model_required: bool) -> Annotations:
-    n = len(columns["instruction"])
-    instruction = _text(columns["instruction"])
-    if not all(s.strip() for s in dict.fromkeys(instruction.tolist())):  # each distinct text checked once
-        raise _NeedsRecordWalk
-    output_1, output_2 = _text(columns["output_1"]), _text(columns["output_2"])
-    model = _model_column(columns, model_required)
-    preference = _preferences(columns["preference"], allow_missing_marker=not model_required)
-    raw_completion = np.full(n, None, dtype=object)
+    fields = _row_fields(columns, path, model_required=model_required)
+    raw_completion = np.full(len(fields["record"]), None, dtype=object)
     if raw:
         pairs = zip(columns["raw_completion"], columns["preference_raw_completion"], strict=True)
         raw_values = [r if r is not None else p for r, p in pairs]
         raw_completion = np.array([v if v is None or isinstance(v, str) else json.dumps(v) for v in raw_values],
                                   dtype=object)  # fmt: skip
     return Annotations(
-        model=model, instruction=instruction, output_1=output_1, output_2=output_2, preference=preference,
-        annotator=_optional_text(columns["annotator"]),
-        annotator_protocol=_optional_text(columns["annotator_protocol"]),
-        raw_completion=raw_completion, file=np.zeros(n, dtype=np.int64), record=np.arange(1, n + 1, dtype=np.int64),
-        files=(str(path),),
+        **fields, output_1=_text(columns["output_1"]), output_2=_text(columns["output_2"]),
+        raw_completion=raw_completion,
     )  # fmt: skip
+
+
+def _row_fields(columns: dict[str, Any], path: Path, *, model_required: bool) -> dict[str, Any]:
+    """The checked Annotations fields other than the outputs and raw_completion."""
+    n = len(columns["instruction"])
+    instruction = _text(columns["instruction"])
+    if not all(s.strip() for s in dict.fromkeys(instruction.tolist())):  # each distinct text checked once
+        raise _NeedsRecordWalk
+    return {
+        "model": _model_column(columns, model_required), "instruction": instruction,
+        "preference": _preferences(columns["preference"], allow_missing_marker=not model_required),
+        "annotator": _optional_text(columns["annotator"]),
+        "annotator_protocol": _optional_text(columns["annotator_protocol"]),
+        "file": np.zeros(n, dtype=np.int64), "record": np.arange(1, n + 1, dtype=np.int64), "files": (str(path),),
+    }  # fmt: skip
 
 
 def _as_objects(values: Any) -> ObjectArray:

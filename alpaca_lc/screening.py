@@ -8,14 +8,18 @@ shorter) and nothing else; the largest imitation share of an honest model there 
 
 from __future__ import annotations
 
+import operator
 import re
 import zlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+
+from alpaca_lc import arrowtext
 
 _WHITESPACE = b" \t\n\r\x0b\x0c"
 _ASCII_LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
@@ -58,57 +62,84 @@ def imitation_mask(texts: list[str]) -> npt.NDArray[np.bool_]:
     engines agree on the shared data (`tests/test_screening.py`)."""
     if len(texts) < _VECTORISE_FROM:
         return _imitation_one_by_one(texts)
-    return _imitation_vectorised([t.encode("utf-8") for t in texts])
+    return _imitation_vectorised(arrowtext.strings(texts))
 
 
 def text_hashes(texts: list[str]) -> npt.NDArray[np.uint64]:
     """A 64-bit key of each text without case and whitespace (stable across processes, unlike `hash`)."""
-    return _hashes([t.encode("utf-8") for t in texts])
+    return np.fromiter((_key(t.encode("utf-8")) for t in texts), dtype=np.uint64, count=len(texts))
 
 
-def text_figures(texts: list[str]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
-    """`text_hashes` and `imitation_mask` of the same texts, each text encoded once. For many texts the regex
-    pass runs in pyarrow on a second thread (it releases the GIL) while this one hashes: the two take about
-    the same time and overlap."""
-    encoded = [t.encode("utf-8") for t in texts]
-    if len(texts) < _VECTORISE_FROM:
-        return _hashes(encoded), _imitation_one_by_one(texts)
-    import pyarrow.compute  # noqa: F401  (imported here: an import on the other thread would share the GIL)
+class OutputFigures(NamedTuple):
+    """What a leaderboard keeps of each judged pair's outputs (output_1 the baseline's, output_2 the model's)."""
 
+    len_1: npt.NDArray[np.int64]
+    len_2: npt.NDArray[np.int64]
+    identical: npt.NDArray[np.bool_]
+    text_hash: npt.NDArray[np.uint64]  # `text_hashes` of output_2
+    imitates: npt.NDArray[np.bool_]  # `imitation_mask` of output_2
+    quoted: dict[int, str]  # `previews` of output_2
+
+
+def output_figures(output_1: list[str], output_2: list[str]) -> OutputFigures:
+    """The figures of pairs of outputs given as Python strings. Many are put in one arrow array and go the way of
+    `arrow_output_figures`."""
+    if len(output_2) >= _VECTORISE_FROM:
+        import pyarrow.compute  # noqa: F401  (imported on this thread: an import on the other would share the GIL)
+
+        hashes, imitates = _arrow_figures(arrowtext.strings(output_2))
+    else:
+        hashes, imitates = text_hashes(output_2), _imitation_one_by_one(output_2)
+    n = len(output_2)
+    return OutputFigures(
+        len_1=np.fromiter(map(len, output_1), dtype=np.int64, count=n),
+        len_2=np.fromiter(map(len, output_2), dtype=np.int64, count=n),
+        identical=np.fromiter(map(operator.eq, output_1, output_2), dtype=bool, count=n),
+        text_hash=hashes, imitates=imitates, quoted=previews(hashes, output_2.__getitem__),
+    )  # fmt: skip
+
+
+def arrow_output_figures(output_1: Any, output_2: Any) -> OutputFigures:
+    """The figures of pairs of outputs given as pyarrow string arrays without nulls (a parquet file's columns),
+    computed from arrow's buffers: no Python string is made of an output, except to quote a repeated one.
+
+    Args:
+        output_1: the baseline's outputs (a pyarrow Array or ChunkedArray of strings, dictionary-encoded or not).
+        output_2: the model's outputs, as many (likewise).
+    """
+    output_2 = arrowtext.decoded(output_2)  # a model's outputs repeat little: nothing to save by keeping codes
+    hashes, imitates = _arrow_figures(output_2)
+    len_1, len_2 = arrowtext.lengths(output_1), arrowtext.lengths(output_2)
+    return OutputFigures(
+        len_1=len_1, len_2=len_2, identical=arrowtext.equal_rows(output_1, output_2, candidates=len_1 == len_2),
+        text_hash=hashes, imitates=imitates, quoted=previews(hashes, lambda i: str(output_2[i].as_py())),
+    )  # fmt: skip
+
+
+def _arrow_figures(strings: Any) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
+    """`text_hashes` and `imitation_mask` of an arrow string array. The regex pass runs in pyarrow on a second
+    thread (it releases the GIL) while this one hashes: the two take about the same time and overlap."""
     with ThreadPoolExecutor(max_workers=1) as pool:
-        found = pool.submit(_imitation_vectorised, encoded)
-        return _hashes(encoded), found.result()
+        found = pool.submit(_imitation_vectorised, strings)
+        return _arrow_hashes(strings), found.result()
 
 
 def _imitation_one_by_one(texts: list[str]) -> npt.NDArray[np.bool_]:
     return np.fromiter((_imitates(t) for t in texts), dtype=bool, count=len(texts))
 
 
-def _imitation_vectorised(encoded: list[bytes]) -> npt.NDArray[np.bool_]:
+def _imitation_vectorised(strings: Any) -> npt.NDArray[np.bool_]:
     import pyarrow.compute as pc
 
-    found = pc.match_substring_regex(_arrow_strings(encoded), _JUDGE_STRUCTURE.pattern, ignore_case=True)
-    return np.array(found.to_pylist(), dtype=bool)  # not to_numpy: pyarrow's numpy conversion imports pandas
+    return arrowtext.bools(pc.match_substring_regex(strings, _JUDGE_STRUCTURE.pattern, ignore_case=True))
 
 
-def _arrow_strings(encoded: list[bytes]) -> Any:
-    """UTF-8 texts as one arrow string array, built from its buffers: `pa.array` on a Python list imports pandas
-    (0.2 s) to check whether the list holds pandas objects."""
-    import pyarrow as pa
-
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
-    data = pa.py_buffer(b"".join(encoded))
-    return pa.LargeStringArray.from_buffers(len(encoded), pa.py_buffer(offsets), data)
-
-
-def _hashes(encoded: list[bytes]) -> npt.NDArray[np.uint64]:
+def _arrow_hashes(strings: Any) -> npt.NDArray[np.uint64]:
     # What `repeated_output` compares: each output without (ASCII) case and whitespace, lowered and stripped by
     # one bytes.translate. Its key is its length (high 32 bits) and CRC-32 (low): ~4x cheaper than a
     # cryptographic digest, and two different outputs of one length collide with odds of 1 in 4 billion
     # (merging their groups), with no gain to a submission that wants to hide repeats.
-    # One text at a time: a list of all normalized texts would be another copy of every output in memory.
-    return np.fromiter(map(_key, encoded), dtype=np.uint64, count=len(encoded))
+    return np.fromiter(map(_key, arrowtext.utf8_values(strings)), dtype=np.uint64, count=len(strings))
 
 
 def _key(encoded: bytes) -> int:
@@ -116,11 +147,15 @@ def _key(encoded: bytes) -> int:
     return (len(normalized) << 32) | zlib.crc32(normalized)
 
 
-def previews(texts: list[str], hashes: npt.NDArray[np.uint64]) -> dict[int, str]:
-    """The start of each normalized text that occurs more than once, by hash (what a flag's reason quotes)."""
+def previews(hashes: npt.NDArray[np.uint64], text_at: Callable[[int], str]) -> dict[int, str]:
+    """The start of each normalized text that occurs more than once, by hash (what a flag's reason quotes).
+
+    Args:
+        hashes: `text_hashes` of the texts.
+        text_at: the text at a position.
+    """
     _, first, counts = np.unique(hashes, return_index=True, return_counts=True)
-    repeated = first[counts > 1]
-    return {int(hashes[i]): _preview(texts[i]) for i in repeated}
+    return {int(hashes[i]): _preview(text_at(int(i))) for i in first[counts > 1]}
 
 
 def _preview(text: str, width: int = 40) -> str:
@@ -145,7 +180,7 @@ def screen(outputs: list[str], reference: list[str], imitating: npt.NDArray[np.b
     mask = imitation_mask(outputs) if imitating is None else imitating
     lengths = np.fromiter(map(len, outputs), dtype=np.int64, count=len(outputs))
     reference_lengths = np.fromiter(map(len, reference), dtype=np.int64, count=len(reference))
-    return screen_rows(hashes, mask, lengths, reference_lengths, previews(outputs, hashes))
+    return screen_rows(hashes, mask, lengths, reference_lengths, previews(hashes, outputs.__getitem__))
 
 
 def screen_rows(

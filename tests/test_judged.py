@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+import json
+import re
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from alpaca_lc import judged, screening
+from alpaca_lc.errors import InputError
 from alpaca_lc.judged import JudgedRows, load_judged
 from alpaca_lc.records import read_file
 
@@ -57,3 +61,51 @@ def test_files_screened_together_give_each_file_its_own_rows(
     _assert_same_rows(load_judged([synthetic.root]), alone)
     flags = {m: [f.name for f in batched.screen(idx)] for m, idx in batched.groups()}
     assert flags == {f"m{i}": ["repeated_output", "template_imitation"] for i in range(5)}
+
+
+def test_a_parquet_table_gives_the_rows_its_records_give(
+    synthetic: Synthetic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A table's outputs are screened from its arrow columns (outputs never made Python strings): the rows are
+    those of the same records in an annotations.json."""
+    monkeypatch.setenv(judged.ENV_PARSED_CACHE, "off")
+    records = [r for path in _files(synthetic) for r in json.loads(path.read_text())]
+    records[3]["output_2"] = records[3]["output_1"]  # a judgment of the baseline against itself
+    table = tmp_path / "table.parquet"
+    pd.DataFrame(records).to_parquet(table)
+    from_json = load_judged([synthetic.write("all/annotations.json", records)])
+    from_parquet = load_judged([table])
+    assert from_parquet.identical.sum() == 1
+    _assert_same_rows(replace(from_parquet, files=from_json.files), from_json)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "record", "message"),
+    [
+        ("output_2", None, 42, "field 'output_2' must be a non-empty string"),
+        ("output_1", 7, 1, "field 'output_1' must be a non-empty string"),  # a column of numbers
+        ("instruction", "  ", 42, "field 'instruction' must be a non-empty string"),
+        ("preference", 2.5, 42, "preference 2.5 outside [1, 2]"),
+        ("generator_2", None, 42, "missing field 'generator_2' (or 'model')"),
+    ],
+)
+def test_a_bad_parquet_record_is_named(
+    synthetic: Synthetic,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    column: str,
+    value: object,
+    record: int,
+    message: str,
+) -> None:
+    monkeypatch.setenv(judged.ENV_PARSED_CACHE, "off")
+    frame = pd.DataFrame(synthetic.annotations("m"))
+    if record == 1:
+        frame[column] = value
+    else:
+        frame[column] = frame[column].astype(object)
+        frame.loc[record - 1, column] = value
+    table = tmp_path / "bad.parquet"
+    frame.to_parquet(table)
+    with pytest.raises(InputError, match=re.escape(f"{table}: record {record}: {message}")):
+        load_judged([table])

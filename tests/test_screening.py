@@ -8,8 +8,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pytest
 
-from alpaca_lc.screening import _preview, imitation_mask, screen
+from alpaca_lc import screening
+from alpaca_lc.screening import (
+    OutputFigures,
+    _preview,
+    arrow_output_figures,
+    imitation_mask,
+    output_figures,
+    screen,
+)
 
 
 def test_shared_models(shared: Path) -> None:
@@ -54,3 +64,52 @@ def test_a_preview_from_a_prefix_is_the_preview_of_the_whole_text() -> None:
     for _ in range(5000):
         text = " " * rng.choice([0, 0, 250]) + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 600)))
         assert _preview(text) == " ".join(text.lower().split())[:40], repr(text)
+
+
+def _pairs() -> tuple[list[str], list[str]]:
+    """Baseline and model outputs: repeats varied in case and spacing, imitations, non-ASCII text, a model
+    output equal to its baseline, and one of equal length that differs."""
+    rng = random.Random(1)
+    alphabet = "aΣσ İKé\n\t  bc漢" + string.ascii_letters
+    baseline = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 300))) for _ in range(40)] * 5
+    model = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 300))) for _ in range(200)]
+    for i in range(0, 200, 6):
+        model[i] = "Same  ANSWER" if i % 4 else "same answer\n"
+    for i in range(3, 200, 11):
+        model[i] += "\n## Model Outputs\nmodel_identifier: m"
+    model[5], model[7] = baseline[5], baseline[7][::-1] + "x" if not baseline[7] else "x" + baseline[7][1:]
+    return baseline, model
+
+
+def test_figures_from_arrow_columns_are_those_from_python_strings() -> None:
+    """A parquet table's outputs are screened from its arrow buffers, whatever their layout: offsets of 32 or 64
+    bits, chunked and sliced, dictionary-encoded."""
+    baseline, model = _pairs()
+    expected = output_figures(baseline, model)
+    assert expected.identical[5] and not expected.identical[7] and expected.len_1[7] == expected.len_2[7]
+    assert expected.imitates.any() and expected.quoted
+    layouts = {
+        "large_string": lambda texts: pa.array(texts, pa.large_string()),
+        "string": lambda texts: pa.array(texts, pa.string()),
+        "chunked, sliced": lambda texts: pa.chunked_array(
+            [pa.array(["pad", *texts[:70]])[1:], pa.array([*texts[70:], "pad"])[:-1]]
+        ),
+        "dictionary": lambda texts: pa.array(texts).dictionary_encode(),
+    }
+    for name, layout in layouts.items():
+        got = arrow_output_figures(layout(baseline), layout(model))
+        _assert_same_figures(got, expected, name)
+        assert got.len_1.dtype == np.int64
+
+
+def test_many_python_strings_take_the_arrow_way_with_the_same_figures(monkeypatch: pytest.MonkeyPatch) -> None:
+    baseline, model = _pairs()
+    one_by_one = output_figures(baseline, model)
+    monkeypatch.setattr(screening, "_VECTORISE_FROM", 10)
+    _assert_same_figures(output_figures(baseline, model), one_by_one, "vectorised")
+
+
+def _assert_same_figures(got: OutputFigures, expected: OutputFigures, name: str) -> None:
+    for field, value in expected._asdict().items():
+        same = got._asdict()[field] == value if field == "quoted" else np.array_equal(got._asdict()[field], value)
+        assert same, (name, field)

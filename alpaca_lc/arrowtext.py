@@ -1,0 +1,100 @@
+"""Text columns in pyarrow, read as numpy and bytes without pyarrow's pandas-importing conversions.
+
+pyarrow's own numpy conversions (`to_numpy`, `pa.array` of a Python list) import pandas, a fifth of a second
+that a leaderboard has no other use for; these helpers read arrays' buffers instead. Arrays may be chunked,
+sliced, and (text) dictionary-encoded; none may hold nulls.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+
+def strings(texts: list[str]) -> Any:
+    """Python strings as one pyarrow large_string array, built from its buffers."""
+    import pyarrow as pa
+
+    encoded = [t.encode("utf-8") for t in texts]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
+    data = pa.py_buffer(b"".join(encoded))
+    return pa.LargeStringArray.from_buffers(len(encoded), pa.py_buffer(offsets), data)
+
+
+def utf8_values(array: Any) -> Iterator[bytes]:
+    """Each text of a (plain) string array as its UTF-8 bytes, sliced from the array's data buffer: the bytes
+    `str.encode` would give, without a Python string in between."""
+    for chunk in _chunks(array):
+        offsets = _offsets(chunk)
+        start, end = (int(offsets[0]), int(offsets[-1])) if len(chunk) else (0, 0)
+        data = chunk.buffers()[2][start:end].to_pybytes() if end > start else b""
+        for a, b in itertools.pairwise((offsets - start).tolist()):
+            yield data[a:b]
+
+
+def lengths(array: Any) -> npt.NDArray[np.int64]:
+    """Each text's length in characters (as Python's `len`); a dictionary's values are measured once each."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parts = []
+    for chunk in _chunks(array):
+        if pa.types.is_dictionary(chunk.type):
+            parts.append(ints(pc.utf8_length(chunk.dictionary))[ints(chunk.indices)])
+        else:
+            parts.append(ints(pc.utf8_length(chunk)))
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+
+def equal_rows(first: Any, second: Any, *, candidates: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Which rows of two text arrays hold the same text, compared only where `candidates` (rows of equal
+    length, say) allows: a dictionary-encoded column is never decoded whole."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = np.flatnonzero(candidates)
+    equal = np.zeros(len(candidates), dtype=bool)
+    if len(rows):
+        index = pa.Array.from_buffers(pa.int64(), len(rows), [None, pa.py_buffer(rows.astype(np.int64))])
+        taken = [decoded(column.take(index)) for column in (first, second)]
+        equal[rows] = bools(pc.equal(*taken))
+    return equal
+
+
+def ints(array: Any) -> npt.NDArray[np.int64]:
+    """An integer array as int64 numpy."""
+    parts = [np.frombuffer(c.buffers()[1], dtype=f"<i{c.type.bit_width // 8}")[c.offset : c.offset + len(c)]
+             for c in _chunks(array)]  # fmt: skip
+    return np.concatenate(parts).astype(np.int64) if parts else np.empty(0, dtype=np.int64)
+
+
+def bools(array: Any) -> npt.NDArray[np.bool_]:
+    """A boolean array as numpy (its bits unpacked)."""
+    parts = []
+    for chunk in _chunks(array):
+        bits = np.unpackbits(np.frombuffer(chunk.buffers()[1], dtype=np.uint8), bitorder="little")
+        parts.append(bits[chunk.offset : chunk.offset + len(chunk)].astype(bool))
+    return np.concatenate(parts) if parts else np.empty(0, dtype=bool)
+
+
+def _chunks(array: Any) -> list[Any]:
+    return list(array.chunks) if hasattr(array, "chunks") else [array]
+
+
+def _offsets(chunk: Any) -> npt.NDArray[np.int64]:
+    import pyarrow as pa
+
+    width = 8 if pa.types.is_large_string(chunk.type) else 4
+    return np.frombuffer(chunk.buffers()[1], dtype=f"<i{width}")[chunk.offset : chunk.offset + len(chunk) + 1]
+
+
+def decoded(array: Any) -> Any:
+    """A dictionary-encoded array decoded (other arrays as they are)."""
+    import pyarrow as pa
+
+    return array.cast(array.type.value_type) if pa.types.is_dictionary(array.type) else array
