@@ -38,6 +38,7 @@ from alpaca_lc.records import (
     read_parquet_texts,
 )
 from alpaca_lc.screening import Flag, OutputFigures, arrow_output_figures, output_figures, screen_rows
+from alpaca_lc.twoprocess import map_in_two
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +106,8 @@ def load_judged(paths: Sequence[Path]) -> JudgedRows:
     """The judged rows of annotation files and folders, from the parse cache where it has them.
 
     Files not in the cache are read, then screened together in batches of about `_BATCH_ROWS` rows: one
-    vectorised pass over many files' texts instead of one per file.
+    vectorised pass over many files' texts instead of one per file. Many of them are read on two cores
+    (`twoprocess`).
 
     Args:
         paths: what `records.read_annotations` takes.
@@ -115,7 +117,8 @@ def load_judged(paths: Sequence[Path]) -> JudgedRows:
     entries = [None if cache is None else cache / f"{_entry_key(path)}.npz" for path in files]
     parts: list[JudgedRows | None] = [_cached(entry, str(path)) for path, entry in zip(files, entries, strict=True)]
     missing = [(path, entry) for path, entry, part in zip(files, entries, parts, strict=True) if part is None]
-    fresh = _judge_files(missing)
+    costs = [path.stat().st_size * (_PARQUET_COST if path.suffix == ".parquet" else 1.0) for path, _ in missing]
+    fresh = map_in_two(missing, costs, _judge_files)
     if cache is None:  # every file was read, in order: the batches are the table
         parts = list(fresh)
     else:  # one part per file read, in order, in the gaps the cache left
@@ -161,6 +164,7 @@ def _judge_files(files: Sequence[tuple[Path, Path | None]]) -> list[JudgedRows]:
 
 
 _BATCH_ROWS = 20_000  # bounds the texts held at once (~40 MB of outputs) while keeping passes few
+_PARQUET_COST = 2.0  # reading a parquet byte (compressed text) costs about twice a JSON byte
 
 
 def _cached(entry: Path | None, source: str) -> JudgedRows | None:

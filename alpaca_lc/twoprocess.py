@@ -1,0 +1,104 @@
+"""Reading many files on two cores: the later files in a forked child process, the earlier ones here.
+
+Reading and screening annotation files is Python work that holds the GIL (JSON decoding, hashing each
+output), so threads do not add a core; a forked child does, and costs a few milliseconds, not the fresh
+interpreter a spawned worker needs. The child returns its results pickled through a pipe. Whatever goes
+wrong in the child (a bad file, a crash, a kill) costs only time: this process then does the child's share
+itself, which raises the same error a one-process read would have, at the same file.
+
+A fork is used only where it is safe and pays: Linux, at least two usable cores, a single Python thread, no
+pyarrow loaded yet (its thread pool would be copied mid-use), and enough to read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pickle
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+MIN_COST = 16e6  # below about this many bytes to read, a fork saves less than it costs
+
+
+def fork_allowed() -> bool:
+    """Whether this process may fork a reader (see the module's docstring)."""
+    return (
+        sys.platform.startswith("linux")
+        and len(os.sched_getaffinity(0)) >= 2
+        and threading.active_count() == 1
+        and "pyarrow" not in sys.modules
+    )
+
+
+def split_point(costs: Sequence[float]) -> int:
+    """Where to cut the items so that the two contiguous parts cost about the same (1 to len-1)."""
+    total, running = sum(costs), 0.0
+    best, best_cut = total, 1
+    for cut in range(1, len(costs)):
+        running += costs[cut - 1]
+        worst = max(running, total - running)
+        if worst < best:
+            best, best_cut = worst, cut
+    return best_cut
+
+
+def map_in_two(items: Sequence[T], costs: Sequence[float], work: Callable[[Sequence[T]], list[R]]) -> list[R]:
+    """`work(items)`, run as `work(head) + work(tail)` with the tail in a forked child where that pays.
+
+    Args:
+        items: what to work on, in order.
+        costs: an estimate of each item's work (bytes to read).
+        work: a function of a run of items; what it returns must pickle. It may raise for a bad item: the
+            error reaches the caller as if `work(items)` had run here.
+    """
+    if len(items) < 2 or sum(costs) < MIN_COST or not fork_allowed():
+        return work(items)
+    cut = split_point(costs)
+    head, tail = items[:cut], items[cut:]
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        os.close(read_end)
+        _child(lambda: work(tail), write_end)
+    os.close(write_end)
+    try:
+        done = work(head)
+    except BaseException:
+        _stop(pid, read_end)
+        raise
+    with os.fdopen(read_end, "rb") as pipe:
+        payload = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if status == 0 and payload:
+        return done + pickle.loads(payload)  # our own child's output
+    logger.debug("reading child exited with status %s: reading its files here", status)
+    return done + work(tail)
+
+
+def _child(run: Callable[[], object], write_end: int) -> None:
+    code = 1
+    try:
+        payload = pickle.dumps(run(), protocol=pickle.HIGHEST_PROTOCOL)
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(payload)
+        code = 0
+    except BaseException:  # the parent redoes this share and reports any error itself
+        pass
+    finally:
+        os._exit(code)  # no atexit handlers, no flushing of the parent's buffered output
+
+
+def _stop(pid: int, read_end: int) -> None:
+    os.close(read_end)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
