@@ -7,8 +7,9 @@ sliced, and (text) dictionary-encoded; none may hold nulls.
 
 from __future__ import annotations
 
+import functools
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -40,14 +41,13 @@ def utf8_values(array: Any) -> Iterator[bytes]:
 def lengths(array: Any) -> npt.NDArray[np.int64]:
     """Each text's length in characters (as Python's `len`); a dictionary's values are measured once each."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     parts = []
     for chunk in _chunks(array):
         if pa.types.is_dictionary(chunk.type):
-            parts.append(ints(pc.utf8_length(chunk.dictionary))[ints(chunk.indices)])
+            parts.append(ints(call("utf8_length", chunk.dictionary))[ints(chunk.indices)])
         else:
-            parts.append(ints(pc.utf8_length(chunk)))
+            parts.append(ints(call("utf8_length", chunk)))
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
@@ -55,14 +55,13 @@ def equal_rows(first: Any, second: Any, *, candidates: npt.NDArray[np.bool_]) ->
     """Which rows of two text arrays hold the same text, compared only where `candidates` (rows of equal
     length, say) allows: a dictionary-encoded column is never decoded whole."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     rows = np.flatnonzero(candidates)
     equal = np.zeros(len(candidates), dtype=bool)
     if len(rows):
         index = pa.Array.from_buffers(pa.int64(), len(rows), [None, pa.py_buffer(rows.astype(np.int64))])
-        taken = [decoded(column.take(index)) for column in (first, second)]
-        equal[rows] = bools(pc.equal(*taken))
+        taken = [decoded(call("take", column, index)) for column in (first, second)]
+        equal[rows] = bools(call("equal", *taken))
     return equal
 
 
@@ -97,4 +96,29 @@ def decoded(array: Any) -> Any:
     """A dictionary-encoded array decoded (other arrays as they are)."""
     import pyarrow as pa
 
-    return array.cast(array.type.value_type) if pa.types.is_dictionary(array.type) else array
+    if not pa.types.is_dictionary(array.type):
+        return array
+    return call("cast", array, options=_compute().CastOptions(target_type=array.type.value_type))
+
+
+def call(name: str, *args: Any, options: Any = None) -> Any:
+    """The pyarrow compute function `name` on `args`. Called by name from pyarrow's compiled core, not through
+    `pyarrow.compute` (or methods such as `take` and `cast` that import it): that module builds a Python
+    wrapper with a docstring for each of its ~500 functions on import, 25 ms of every process that reads."""
+    return _compute().call_function(name, list(args), options)
+
+
+def regex_matcher(pattern: str, *, ignore_case: bool) -> Callable[[Any], npt.NDArray[np.bool_]]:
+    """A function telling which texts of an array match a regular expression (RE2 syntax), in one pass that
+    releases the GIL. Made on the thread that imports pyarrow, it can run on another without importing."""
+    options = _compute().MatchSubstringOptions(pattern, ignore_case=ignore_case)
+    return lambda array: bools(call("match_substring_regex", array, options=options))
+
+
+@functools.cache
+def _compute() -> Any:
+    try:
+        import pyarrow._compute as compute  # the compiled module pyarrow.compute wraps
+    except ImportError:  # moved in some pyarrow: the public module has the same names
+        import pyarrow.compute as compute
+    return compute

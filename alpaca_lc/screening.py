@@ -85,8 +85,6 @@ def output_figures(output_1: list[str], output_2: list[str]) -> OutputFigures:
     """The figures of pairs of outputs given as Python strings. Many are put in one arrow array and go the way of
     `arrow_output_figures`."""
     if len(output_2) >= _VECTORISE_FROM:
-        import pyarrow.compute  # noqa: F401  (imported on this thread: an import on the other would share the GIL)
-
         hashes, imitates = _arrow_figures(arrowtext.strings(output_2))
     else:
         hashes, imitates = text_hashes(output_2), _imitation_one_by_one(output_2)
@@ -119,8 +117,9 @@ def arrow_output_figures(output_1: Any, output_2: Any) -> OutputFigures:
 def _arrow_figures(strings: Any) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
     """`text_hashes` and `imitation_mask` of an arrow string array. The regex pass runs in pyarrow on a second
     thread (it releases the GIL) while this one hashes: the two take about the same time and overlap."""
+    matches = arrowtext.regex_matcher(_JUDGE_STRUCTURE.pattern, ignore_case=True)  # pyarrow imported on this thread
     with ThreadPoolExecutor(max_workers=1) as pool:
-        found = pool.submit(_imitation_vectorised, strings)
+        found = pool.submit(matches, strings)
         return _arrow_hashes(strings), found.result()
 
 
@@ -129,9 +128,7 @@ def _imitation_one_by_one(texts: list[str]) -> npt.NDArray[np.bool_]:
 
 
 def _imitation_vectorised(strings: Any) -> npt.NDArray[np.bool_]:
-    import pyarrow.compute as pc
-
-    return arrowtext.bools(pc.match_substring_regex(strings, _JUDGE_STRUCTURE.pattern, ignore_case=True))
+    return arrowtext.regex_matcher(_JUDGE_STRUCTURE.pattern, ignore_case=True)(strings)
 
 
 def _arrow_hashes(strings: Any) -> npt.NDArray[np.uint64]:
