@@ -1,13 +1,13 @@
-"""Reading many files on two cores: the later files in a forked child process, the earlier ones here.
+"""Work on two cores: the later items (files to read, models to fit) in a forked child, the earlier ones here.
 
 Reading and screening annotation files is Python work that holds the GIL (JSON decoding, hashing each
-output), so threads do not add a core; a forked child does, and costs a few milliseconds, not the fresh
-interpreter a spawned worker needs. The child returns its results pickled through a pipe. Whatever goes
-wrong in the child (a bad file, a crash, a kill) costs only time: this process then does the child's share
-itself, which raises the same error a one-process read would have, at the same file.
+output), and so are a leaderboard's many small GLM fits, so threads do not add a core; a forked child does,
+and costs a few milliseconds, not the fresh interpreter a spawned worker needs. The child returns its results
+pickled through a pipe. Whatever goes wrong in the child (a bad file, a crash, a kill) costs only time: this
+process then does the child's share itself, which raises the error one process would have, at the same item.
 
 A fork is used only where it is safe and pays: Linux, at least two usable cores, a single Python thread, no
-pyarrow loaded yet (its thread pool would be copied mid-use), and enough to read.
+pyarrow loaded yet if the child may use it (its thread pool is not copied), and enough work.
 """
 
 from __future__ import annotations
@@ -29,13 +29,14 @@ R = TypeVar("R")
 MIN_COST = 16e6  # below about this many bytes to read, a fork saves less than it costs
 
 
-def fork_allowed() -> bool:
-    """Whether this process may fork a reader (see the module's docstring)."""
+def fork_allowed(*, child_uses_pyarrow: bool = True) -> bool:
+    """Whether this process may fork a worker (see the module's docstring). pyarrow's threads only matter to a
+    child that calls pyarrow: a fork copies the calling thread alone, and arrow's pool would be missing its."""
     return (
         sys.platform.startswith("linux")
         and len(os.sched_getaffinity(0)) >= 2
         and threading.active_count() == 1
-        and "pyarrow" not in sys.modules
+        and not (child_uses_pyarrow and "pyarrow" in sys.modules)
     )
 
 
@@ -51,16 +52,26 @@ def split_point(costs: Sequence[float]) -> int:
     return best_cut
 
 
-def map_in_two(items: Sequence[T], costs: Sequence[float], work: Callable[[Sequence[T]], list[R]]) -> list[R]:
+def map_in_two(
+    items: Sequence[T],
+    costs: Sequence[float],
+    work: Callable[[Sequence[T]], list[R]],
+    *,
+    min_cost: float | None = None,
+    child_uses_pyarrow: bool = True,
+) -> list[R]:
     """`work(items)`, run as `work(head) + work(tail)` with the tail in a forked child where that pays.
 
     Args:
         items: what to work on, in order.
-        costs: an estimate of each item's work (bytes to read).
+        costs: an estimate of each item's work (by default in bytes to read).
         work: a function of a run of items; what it returns must pickle. It may raise for a bad item: the
             error reaches the caller as if `work(items)` had run here.
+        min_cost: the total cost below which a fork saves less than it costs (default `MIN_COST`).
+        child_uses_pyarrow: whether `work` may call pyarrow (see `fork_allowed`).
     """
-    if len(items) < 2 or sum(costs) < MIN_COST or not fork_allowed():
+    least = MIN_COST if min_cost is None else min_cost
+    if len(items) < 2 or sum(costs) < least or not fork_allowed(child_uses_pyarrow=child_uses_pyarrow):
         return work(items)
     cut = split_point(costs)
     head, tail = items[:cut], items[cut:]

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 
 import pytest
@@ -22,7 +23,7 @@ PARENT = os.getpid()
 def forking(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fork whatever the size, in this (multi-threaded, pyarrow-importing) test process too."""
     monkeypatch.setattr(twoprocess, "MIN_COST", 0)
-    monkeypatch.setattr(twoprocess, "fork_allowed", lambda: True)
+    monkeypatch.setattr(twoprocess, "fork_allowed", lambda **_: True)
 
 
 def _where(items: Sequence[str]) -> list[tuple[str, bool]]:
@@ -63,22 +64,23 @@ def test_an_error_in_either_share_reaches_the_caller_and_no_child_is_left(items:
 
 
 def test_small_or_single_inputs_are_read_here(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(twoprocess, "fork_allowed", lambda: True)
+    monkeypatch.setattr(twoprocess, "fork_allowed", lambda **_: True)
     assert all(here for _, here in map_in_two(list("abcd"), [1.0] * 4, _where))  # below MIN_COST
     monkeypatch.setattr(twoprocess, "MIN_COST", 0)
     assert map_in_two(["a"], [1.0], _where) == [("a", True)]
 
 
 def test_a_leaderboard_read_in_two_processes_is_the_one_read_in_one(synthetic: Synthetic) -> None:
-    """The command as users run it (a fresh process: one thread, no pyarrow yet) forks, and writes what a
-    one-process read writes."""
+    """The command as users run it (a fresh process: one thread, no pyarrow yet) forks a reader, then a fitter,
+    and writes what one process writes."""
     for i in range(6):
         synthetic.write(f"results/m{i}/annotations.json", synthetic.annotations(f"m{i}", seed=i))
     args = ["leaderboard", str(synthetic.root / "results"), "--calibration", str(synthetic.calibration)]
     args += ["--bootstrap", "0"]
     env = {**os.environ, "ALPACA_LC_PARSED_CACHE": "off"}
     forked = (
-        "import os, sys; from alpaca_lc import twoprocess, cli; twoprocess.MIN_COST = 0; fork = os.fork\n"
+        "import os, sys; from alpaca_lc import twoprocess, cli, scoring; fork = os.fork\n"
+        "twoprocess.MIN_COST = scoring._FORK_FROM_ROWS = 0\n"
         "def counted():\n    pid = fork()\n    if pid: print('forked', file=sys.stderr)\n    return pid\n"
         "os.fork = counted; sys.argv = ['alpaca-lc', *sys.argv[1:]]; cli.main()"
     )
@@ -86,5 +88,14 @@ def test_a_leaderboard_read_in_two_processes_is_the_one_read_in_one(synthetic: S
         subprocess.run([sys.executable, *how, *args], env=env, capture_output=True, text=True, check=True)
         for how in (["-c", forked], ["-m", "alpaca_lc"])
     )
-    assert "forked" in two.stderr and "forked" not in one.stderr
+    assert two.stderr.count("forked") == 2 and "forked" not in one.stderr
     assert two.stdout == one.stdout and len(two.stdout.splitlines()) == 7
+
+
+def test_no_fork_with_pyarrow_loaded_for_a_child_that_may_call_it() -> None:
+    import pyarrow  # noqa: F401  (its thread pool would not be copied into a child)
+
+    assert not twoprocess.fork_allowed()
+    assert twoprocess.fork_allowed(child_uses_pyarrow=False) == (
+        sys.platform.startswith("linux") and len(os.sched_getaffinity(0)) >= 2 and threading.active_count() == 1
+    )
