@@ -28,14 +28,13 @@ def strings(texts: list[str]) -> Any:
 
 
 def utf8_values(array: Any) -> Iterator[bytes]:
-    """Each text of a (plain) string array as its UTF-8 bytes, sliced from the array's data buffer: the bytes
-    `str.encode` would give, without a Python string in between."""
+    """Each text of a (plain) string array as its UTF-8 bytes, copied from the array's data buffer: the bytes
+    `str.encode` would give, without a Python string in between, nor a copy of the whole buffer."""
     for chunk in _chunks(array):
-        offsets = _offsets(chunk)
-        start, end = (int(offsets[0]), int(offsets[-1])) if len(chunk) else (0, 0)
-        data = chunk.buffers()[2][start:end].to_pybytes() if end > start else b""
-        for a, b in itertools.pairwise((offsets - start).tolist()):
-            yield data[a:b]
+        buffer = chunk.buffers()[2]
+        data = memoryview(b"" if buffer is None else buffer)  # no buffer where every text is empty
+        for a, b in itertools.pairwise(_offsets(chunk).tolist()):
+            yield data[a:b].tobytes()
 
 
 def lengths(array: Any) -> npt.NDArray[np.int64]:
