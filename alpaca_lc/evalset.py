@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -135,6 +134,8 @@ def _resolvable(host: str) -> bool:
     if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
         return True
     try:
+        import socket  # here: only a hub lookup needs it
+
         socket.getaddrinfo(host, 443)
     except OSError:
         return False

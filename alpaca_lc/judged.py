@@ -15,7 +15,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy.typing as npt
 from platformdirs import user_cache_dir
 
 from alpaca_lc import __version__
+from alpaca_lc.jsonio import write_atomic
 from alpaca_lc.records import (
     Annotations,
     ParquetTexts,
@@ -207,11 +207,7 @@ def _write_entry(entry: Path, rows: JudgedRows) -> None:
             arrays[f.name] = getattr(rows, f.name)
     arrays["meta"] = np.array(json.dumps({"names": names, "quoted": {str(k): v for k, v in rows.quoted.items()}}))
     try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, entry)
+        write_atomic(entry, lambda fh: np.savez(fh, **arrays), mode="wb", durable=False)
     except OSError as exc:  # a read-only cache folder only costs speed
         logger.debug("parse cache not written (%s)", exc)
 

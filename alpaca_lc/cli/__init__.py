@@ -2,26 +2,43 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import Any
 
 import click
 
 from alpaca_lc import __version__
-from alpaca_lc.cli.annotate import annotate, evaluate
-from alpaca_lc.cli.cache import cache
-from alpaca_lc.cli.calibrate import calibrate
-from alpaca_lc.cli.correlate import correlate
-from alpaca_lc.cli.gate import gate
-from alpaca_lc.cli.generate import generate
-from alpaca_lc.cli.leaderboard import leaderboard
-from alpaca_lc.cli.report import report
-from alpaca_lc.cli.subset import subset
 from alpaca_lc.errors import AlpacaLCError
+
+# Each command's module, imported only when that command runs (or --help lists it): a command pays for its
+# own imports, not for every other command's.
+COMMANDS = {
+    "generate": "alpaca_lc.cli.generate",
+    "annotate": "alpaca_lc.cli.annotate",
+    "evaluate": "alpaca_lc.cli.annotate",
+    "cache": "alpaca_lc.cli.cache",
+    "gate": "alpaca_lc.cli.gate",
+    "leaderboard": "alpaca_lc.cli.leaderboard",
+    "calibrate": "alpaca_lc.cli.calibrate",
+    "correlate": "alpaca_lc.cli.correlate",
+    "report": "alpaca_lc.cli.report",
+    "subset": "alpaca_lc.cli.subset",
+}
 
 
 class _Group(click.Group):
-    """Prints our errors as one line (no traceback) and exits with their code."""
+    """Loads commands lazily; prints our errors as one line (no traceback) and exits with their code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        command = getattr(importlib.import_module(COMMANDS[cmd_name]), cmd_name)
+        assert isinstance(command, click.Command), cmd_name
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -41,15 +58,3 @@ def main(verbose: int) -> None:
     """Auto-annotated and length-controlled win rates for chat LLMs (AlpacaEval 2.0 compatible)."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-
-
-main.add_command(generate)
-main.add_command(annotate)
-main.add_command(evaluate)
-main.add_command(cache)
-main.add_command(gate)
-main.add_command(leaderboard)
-main.add_command(calibrate)
-main.add_command(correlate)
-main.add_command(report)
-main.add_command(subset)

@@ -1,0 +1,37 @@
+"""Atomic writes: a reader sees the old file or the new one, never a partial one, and nothing is left behind."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alpaca_lc.jsonio import write_atomic, write_json
+
+
+def test_a_written_file_has_the_permissions_of_any_new_file(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "out" / "annotations.json", [{"a": 1}])
+    finally:
+        os.umask(old)
+    path = tmp_path / "out" / "annotations.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # not a temporary file's 0600
+    assert path.read_text() == '[\n  {\n    "a": 1\n  }\n]\n'
+    assert [p.name for p in path.parent.iterdir()] == ["annotations.json"]
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    path = tmp_path / "lb.csv"
+    path.write_text("old\n")
+
+    def fail(fh: Any) -> None:
+        fh.write("half")
+        raise RuntimeError("killed mid-write")
+
+    with pytest.raises(RuntimeError):
+        write_atomic(path, fail)
+    assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["lb.csv"]
