@@ -95,7 +95,7 @@ def other_models(shared: Path) -> Path:
     return folder
 
 
-def whole_processes(shared: Path, python: Path, env: dict[str, str], runs: int = 3) -> None:
+def whole_processes(shared: Path, python: Path, env: dict[str, str], runs: int = 5) -> None:
     """`alpaca-lc leaderboard` (parse cache cold, then warm) and AlpacaEval's LC on the same 58 models' files."""
     others = other_models(shared)
     files = [str(shared / "annotations.parquet"), str(others)]
@@ -109,12 +109,17 @@ def whole_processes(shared: Path, python: Path, env: dict[str, str], runs: int =
         return time.perf_counter() - start
 
     ours = [sys.executable, "-m", "alpaca_lc", "leaderboard", *files, "--bootstrap", "0", "-o", str(WORK / "lb.csv")]
-    parsed = WORK / "parsed"
-    clock(ours, {"ALPACA_LC_PARSED_CACHE": "off"})  # warm-up: bytecode and the OS file cache
-    theirs_s = statistics.median(clock([str(python), "-c", WHOLE, *files], {}) for _ in range(runs))
-    cold_s = statistics.median(clock(ours, {"ALPACA_LC_PARSED_CACHE": "off"}) for _ in range(runs))
-    clock(ours, {"ALPACA_LC_PARSED_CACHE": str(parsed)})
-    warm_s = statistics.median(clock(ours, {"ALPACA_LC_PARSED_CACHE": str(parsed)}) for _ in range(runs))
+    cold, warm = {"ALPACA_LC_PARSED_CACHE": "off"}, {"ALPACA_LC_PARSED_CACHE": str(WORK / "parsed")}
+    clock(ours, cold)  # warm-up: bytecode and the OS file cache
+    clock(ours, warm)  # fills the parse cache
+    # Interleaved, one run of each per round: the machine's speed drifts (other tenants), and each ratio
+    # should compare runs made under the same conditions.
+    times: dict[str, list[float]] = {"theirs": [], "cold": [], "warm": []}
+    for _ in range(runs):
+        times["theirs"].append(clock([str(python), "-c", WHOLE, *files], {}))
+        times["cold"].append(clock(ours, cold))
+        times["warm"].append(clock(ours, warm))
+    theirs_s, cold_s, warm_s = (statistics.median(times[k]) for k in ("theirs", "cold", "warm"))
     print(
         f"\nwhole processes, {43 + OTHERS} models (the shared parquet and {OTHERS} annotations.json files), LC "
         f"point estimates, median of {runs}: alpaca-eval {theirs_s:.2f} s; alpaca-lc leaderboard {cold_s:.2f} s "
