@@ -19,6 +19,7 @@ import pickle
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -76,7 +77,9 @@ def map_in_two(
     cut = split_point(costs)
     head, tail = items[:cut], items[cut:]
     read_end, write_end = os.pipe()
-    pid = os.fork()
+    with warnings.catch_warnings():  # Python 3.12+ warns of any fork beside native threads; see fork_allowed
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
     if pid == 0:  # the child: never returns
         os.close(read_end)
         _child(lambda: work(tail), write_end)
