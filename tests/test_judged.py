@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from dataclasses import fields, replace
@@ -109,3 +110,4 @@ def test_a_bad_parquet_record_is_named(
     frame.to_parquet(table)
     with pytest.raises(InputError, match=re.escape(f"{table}: record {record}: {message}")):
         load_judged([table])
+    assert gc.isenabled()  # paused while reading, back on after a failed read too
