@@ -114,6 +114,11 @@ def load_judged(paths: Sequence[Path]) -> JudgedRows:
     Args:
         paths: what `records.read_annotations` takes.
     """
+    with _gc_paused():
+        return _load(paths)
+
+
+def _load(paths: Sequence[Path]) -> JudgedRows:
     cache = _cache_dir()
     files = expand_annotation_paths(paths)
     entries = [None if cache is None else cache / f"{_entry_key(path)}.npz" for path in files]
@@ -135,10 +140,9 @@ def _judge_files(files: Sequence[tuple[Path, Path | None]]) -> list[JudgedRows]:
     """The rows of files (with their cache entries, written here): one part per file when there are entries to
     write, else one per batch."""
     batches = _Batches()
-    with _gc_paused():
-        for path, entry in files:
-            batches.add(path, entry)
-        batches.flush()
+    for path, entry in files:
+        batches.add(path, entry)
+    batches.flush()
     return batches.done
 
 
