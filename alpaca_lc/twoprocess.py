@@ -12,6 +12,7 @@ pyarrow loaded yet if the child may use it (its thread pool is not copied), and 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -21,7 +22,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import TypeVar, cast
 
 logger = logging.getLogger(__name__)
 
@@ -91,11 +92,43 @@ def map_in_two(
         raise
     with os.fdopen(read_end, "rb") as pipe:
         payload = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    if status == 0 and payload:
-        return done + pickle.loads(payload)  # our own child's output
-    logger.debug("reading child exited with status %s: reading its files here", status)
-    return done + work(tail)
+    theirs = _unpickled(payload)
+    if theirs is _FAILED:
+        _, status = os.waitpid(pid, 0)
+        logger.debug("forked worker exited with status %s: doing its share here", status)
+        return done + work(tail)
+    _reap_later(pid)  # its result is whole: no need to wait while the kernel frees its memory
+    return done + cast(list[R], theirs)
+
+
+_FAILED = object()
+_unreaped: list[int] = []
+
+
+def _unpickled(payload: bytes) -> object:
+    """The child's result, or _FAILED: nothing written (an error, a crash) or cut short (a kill mid-write)."""
+    try:
+        return pickle.loads(payload) if payload else _FAILED  # our own child's output
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+        return _FAILED
+
+
+def _reap_later(pid: int) -> None:
+    """Reap children whose results are in: those that have exited now, the rest at exit (a finished child is
+    only a process-table entry until then)."""
+    _unreaped.append(pid)
+    _reap(block=False)
+
+
+@atexit.register
+def _reap(block: bool = True) -> None:
+    for pid in list(_unreaped):
+        try:
+            exited, _ = os.waitpid(pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:  # reaped elsewhere (someone's os.wait())
+            exited = pid
+        if exited:
+            _unreaped.remove(pid)
 
 
 def _child(run: Callable[[], object], write_end: int) -> None:
