@@ -13,13 +13,13 @@ import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
+from alpaca_lc import package_file
 from alpaca_lc.errors import InputError
 from alpaca_lc.evalset import EvalSet, download_from_hub, load_eval_set
 from alpaca_lc.jsonio import read_json_document, write_atomic, write_json
@@ -128,7 +128,7 @@ def resolve_calibration(choice: str, eval_set_path: Path | None = None) -> Calib
         eval_set_path: the eval set, needed to map position-keyed (AlpacaEval-format) files to instructions.
     """
     if choice == "bundled":
-        ref = resources.files("alpaca_lc") / "data" / BUNDLED
+        ref = package_file("data", BUNDLED)
         return _parse_json(json.loads(ref.read_text(encoding="utf-8")), f"bundled:{BUNDLED}")
     if choice == "official":
         instead = "--calibration FOLDER holding AlpacaEval's two files, or --calibration bundled"

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import resources
 from typing import TYPE_CHECKING
 
+from alpaca_lc import package_file
 from alpaca_lc.errors import UsageError
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ MIX_HINT = "--mix-judges ranks them together anyway, marked"
 
 def known_protocols() -> dict[str, str]:
     """Protocol hashes of AlpacaEval 0.6.6's supported evaluators, by name (figures only, no prompt text)."""
-    ref = resources.files("alpaca_lc") / "data" / "alpaca_eval_protocols.json"
+    ref = package_file("data", "alpaca_eval_protocols.json")
     return dict(json.loads(ref.read_text(encoding="utf-8"))["protocols"])
 
 

@@ -24,7 +24,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from platformdirs import user_cache_dir
 
 from alpaca_lc import __version__
 from alpaca_lc.jsonio import write_atomic
@@ -211,7 +210,11 @@ def _cache_dir() -> Path | None:
     setting = os.environ.get(ENV_PARSED_CACHE)
     if setting is not None and setting.lower() in ("", "off", "0", "false", "no"):
         return None
-    return Path(setting) if setting else Path(user_cache_dir("alpaca-lc")) / "parsed"
+    if setting:
+        return Path(setting)
+    from platformdirs import user_cache_dir  # here: 7 ms of imports (tempfile among them) a cache-off run skips
+
+    return Path(user_cache_dir("alpaca-lc")) / "parsed"
 
 
 def _entry_key(path: Path) -> str:

@@ -15,7 +15,6 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from alpaca_lc import package_file
 from alpaca_lc.errors import InputError
 from alpaca_lc.jsonio import read_json_document, write_json
 from alpaca_lc.judged import JudgedRows
@@ -77,7 +77,7 @@ class Subset:
 def resolve_subset(choice: str) -> Subset:
     """A bundled subset by name (`tiny`, `small`) or a subset file by path."""
     if choice in BUNDLED:
-        ref = resources.files("alpaca_lc") / "data" / BUNDLED[choice]
+        ref = package_file("data", BUNDLED[choice])
         return _parse(json.loads(ref.read_text(encoding="utf-8")), f"bundled:{choice}")
     missing = f"no such subset file (bundled ones: {', '.join(BUNDLED)})"
     return _parse(read_json_document(Path(choice), "a subset file", missing), choice)

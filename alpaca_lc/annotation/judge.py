@@ -14,12 +14,12 @@ import json
 import os
 from dataclasses import dataclass
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from alpaca_lc import package_file
 from alpaca_lc.annotation import official
 from alpaca_lc.annotation.parse import Answer
 from alpaca_lc.annotation.prompt import load_template
@@ -153,7 +153,7 @@ def protocol_hash(model: str, decoding: dict[str, Any], prompt: Prompt, order: O
 def prompts_dir() -> Path:
     """The folder of judge configs: `$ALPACA_LC_PROMPTS`, else the package's (the repository's `prompts/`)."""
     env = os.environ.get(ENV_PROMPTS)
-    return Path(env) if env else Path(str(resources.files("alpaca_lc") / "prompts"))
+    return Path(env) if env else package_file("prompts")
 
 
 def load_judge(name_or_path: str, alpaca_eval_dir: Path | None = None) -> Judge:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from alpaca_lc import package_file
 from alpaca_lc.config import Endpoint, load_yaml_config
 
 BackendName = Literal["vllm", "vllm-server", "openai"]
@@ -54,7 +54,7 @@ class ModelConfig(_Closed):
 
 def model_configs_dir() -> Path:
     """The bundled model configs."""
-    return Path(str(resources.files("alpaca_lc") / "generation" / "models"))
+    return package_file("generation", "models")
 
 
 def load_model_config(name_or_path: str) -> ModelConfig:
