@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -74,26 +75,36 @@ def test_small_or_single_inputs_are_read_here(monkeypatch: pytest.MonkeyPatch) -
     assert map_in_two(["a"], [1.0], _where) == [("a", True)]
 
 
-def test_a_leaderboard_read_in_two_processes_is_the_one_read_in_one(synthetic: Synthetic) -> None:
-    """The command as users run it (a fresh process: one thread, no pyarrow yet) forks a reader, then a fitter,
-    and writes what one process writes."""
+FORKING_CLI = (
+    "import os, sys; from alpaca_lc import twoprocess, cli, scoring; fork = os.fork\n"
+    "twoprocess.MIN_COST = scoring._FORK_FROM_ROWS = 0\n"
+    "def counted():\n    pid = fork()\n    if pid: print('forked', file=sys.stderr)\n    return pid\n"
+    "os.fork = counted; sys.argv = ['alpaca-lc', *sys.argv[1:]]; cli.main()"
+)  # the command as users run it (a fresh process: one thread, no pyarrow yet), forking whatever the size
+
+
+@pytest.mark.parametrize("cache", ["off", "on"])
+def test_a_leaderboard_read_in_two_processes_is_the_one_read_in_one(
+    synthetic: Synthetic, tmp_path: Path, cache: str
+) -> None:
+    """The command forks a reader, then a fitter, and writes what one process writes. With the parse cache on,
+    each process keeps its own files' entries, and a second run reads them all from there."""
     for i in range(6):
         synthetic.write(f"results/m{i}/annotations.json", synthetic.annotations(f"m{i}", seed=i))
     args = ["leaderboard", str(synthetic.root / "results"), "--calibration", str(synthetic.calibration)]
     args += ["--bootstrap", "0"]
-    env = {**os.environ, "ALPACA_LC_PARSED_CACHE": "off"}
-    forked = (
-        "import os, sys; from alpaca_lc import twoprocess, cli, scoring; fork = os.fork\n"
-        "twoprocess.MIN_COST = scoring._FORK_FROM_ROWS = 0\n"
-        "def counted():\n    pid = fork()\n    if pid: print('forked', file=sys.stderr)\n    return pid\n"
-        "os.fork = counted; sys.argv = ['alpaca-lc', *sys.argv[1:]]; cli.main()"
-    )
-    two, one = (
-        subprocess.run([sys.executable, *how, *args], env=env, capture_output=True, text=True, check=True)
-        for how in (["-c", forked], ["-m", "alpaca_lc"])
-    )
-    assert two.stderr.count("forked") == 2 and "forked" not in one.stderr
-    assert two.stdout == one.stdout and len(two.stdout.splitlines()) == 7
+    parsed = tmp_path / "parsed"
+    env = {**os.environ, "ALPACA_LC_PARSED_CACHE": "off" if cache == "off" else str(parsed)}
+
+    def run(*how: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, *how, *args], env=env, capture_output=True, text=True, check=True)
+
+    two = run("-c", FORKING_CLI)
+    assert two.stderr.count("forked") == 2 and len(two.stdout.splitlines()) == 7
+    if cache == "on":
+        assert len(list(parsed.glob("*.npz"))) == 6  # three files' entries written by each process
+    one = run("-m", "alpaca_lc")  # one process: files too small to fork for (and, cache on, all from entries)
+    assert one.stdout == two.stdout
 
 
 def test_no_fork_with_pyarrow_loaded_for_a_child_that_may_call_it() -> None:
