@@ -71,6 +71,23 @@ def ints(array: Any) -> npt.NDArray[np.int64]:
     return np.concatenate(parts).astype(np.int64) if parts else np.empty(0, dtype=np.int64)
 
 
+def numbers(array: Any) -> npt.NDArray[np.float64]:
+    """A numeric array (integers or floats, nulls allowed) as float64, NaN where null."""
+    import pyarrow as pa
+
+    parts = []
+    for chunk in _chunks(array):
+        kind = "f" if pa.types.is_floating(chunk.type) else "u" if pa.types.is_unsigned_integer(chunk.type) else "i"
+        dtype = f"<{kind}{chunk.type.bit_width // 8}"
+        values = np.frombuffer(chunk.buffers()[1], dtype=dtype)[chunk.offset : chunk.offset + len(chunk)]
+        values = values.astype(np.float64)
+        if chunk.null_count:
+            valid = np.unpackbits(np.frombuffer(chunk.buffers()[0], dtype=np.uint8), bitorder="little")
+            values[~valid[chunk.offset : chunk.offset + len(chunk)].astype(bool)] = np.nan
+        parts.append(values)
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.float64)
+
+
 def bools(array: Any) -> npt.NDArray[np.bool_]:
     """A boolean array as numpy (its bits unpacked)."""
     parts = []

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from alpaca_lc import arrowtext
 from alpaca_lc.errors import InputError
 from alpaca_lc.instrument import known_protocols
 from alpaca_lc.jsonio import read_json_records
@@ -217,12 +218,14 @@ def fill_known_protocols(table: _T) -> _T:
         table: rows with `annotator` and `annotator_protocol` columns.
     """
     protocol = table.annotator_protocol
-    missing = np.flatnonzero([p is None for p in protocol.tolist()])
+    missing = np.flatnonzero(protocol == None)  # noqa: E711 (elementwise, on an object array)
     if not len(missing):
         return table
     known = known_protocols()
+    names = table.annotator[missing].tolist()
+    of_name = {a: known.get(a) if a else None for a in set(names)}  # a few judges: looked up once each
     protocol = protocol.copy()
-    protocol[missing] = [known.get(a) if a else None for a in table.annotator[missing].tolist()]
+    protocol[missing] = list(map(of_name.__getitem__, names))
     return replace(table, annotator_protocol=protocol)
 
 
@@ -300,7 +303,7 @@ def _first_missing(records: list[dict[str, Any]], field: str, path: Path) -> Inp
     return InputError(f"missing field '{field}'", path=path, record=first)
 
 
-def _parquet_columns(path: Path, wanted: Sequence[str]) -> tuple[dict[str, list[Any] | ObjectArray], Any]:
+def _parquet_columns(path: Path, wanted: Sequence[str]) -> tuple[dict[str, list[Any] | ObjectArray | FloatArray], Any]:
     table = _parquet_table(path, wanted, _REPEATED)
     return _arrow_columns(table, wanted), table.to_pylist  # records, built only if an error must be named
 
@@ -324,8 +327,8 @@ def _parquet_table(path: Path, wanted: Sequence[str], repeated: Sequence[str]) -
     return table
 
 
-def _arrow_columns(table: Any, wanted: Sequence[str]) -> dict[str, list[Any] | ObjectArray]:
-    columns: dict[str, list[Any] | ObjectArray] = {c: _arrow_column(table.column(c)) for c in table.column_names}
+def _arrow_columns(table: Any, wanted: Sequence[str]) -> dict[str, list[Any] | ObjectArray | FloatArray]:
+    columns = {c: _arrow_column(table.column(c)) for c in table.column_names}
     for c in wanted:
         columns.setdefault(c, np.full(table.num_rows, None, dtype=object))
     return columns
@@ -368,10 +371,13 @@ def _plain_text(column: Any) -> bool:
 _REPEATED = ("model", "generator_2", "instruction", "output_1", "annotator", "annotator_protocol")
 
 
-def _arrow_column(column: Any) -> list[Any] | ObjectArray:
-    """A pyarrow column as Python values. Not through to_numpy: pyarrow's numpy conversion imports pandas."""
+def _arrow_column(column: Any) -> list[Any] | ObjectArray | FloatArray:
+    """A pyarrow column as Python values, numbers as floats (NaN for null). Not through to_numpy: pyarrow's numpy
+    conversion imports pandas."""
     import pyarrow as pa
 
+    if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):  # a preference column
+        return arrowtext.numbers(column)
     parts: list[Any] = []
     for chunk in column.chunks:
         if isinstance(chunk, pa.DictionaryArray) and chunk.indices.null_count == 0:
@@ -436,7 +442,10 @@ def _optional_text(values: Any) -> ObjectArray:
 
 
 def _model_column(columns: dict[str, Any], required: bool) -> ObjectArray:
-    model = _as_objects(columns["model"]).tolist()
+    named = _as_objects(columns["model"])
+    if all(isinstance(m, str) and m for m in set(named.tolist())):  # a table's column: every row names its model
+        return named
+    model = named.tolist()
     generator = _as_objects(columns["generator_2"]).tolist()
     names = [m or g for m, g in zip(model, generator, strict=True)]
     if (required and not set(map(type, names)) <= _TEXT) or (required and "" in names):

@@ -131,9 +131,16 @@ def score_annotations(
 
 
 def score_rows(
-    rows: JudgedRows, calibration: Calibration, *, n_boot: int = 1000, seed: int = 0, spec: GLMSpec = DEFAULT_SPEC
+    rows: JudgedRows,
+    calibration: Calibration,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    spec: GLMSpec = DEFAULT_SPEC,
+    instruments: dict[str, Instrument] | None = None,
 ) -> list[ModelScore]:
-    """`score_annotations` on judged rows (`judged.load_judged`, or `JudgedRows.of` annotations)."""
+    """`score_annotations` on judged rows (`judged.load_judged`, or `JudgedRows.of` annotations); `instruments`
+    are `instruments_by_model(rows)` when the caller has them already."""
     # Each instruction as its position in the calibration: the fits compare small integers, not key strings.
     code = positions_in(calibration.keys, rows.key)
     if (code < 0).any():
@@ -147,13 +154,13 @@ def score_rows(
     else:
         gamed = dataclasses.replace(gamed, key=positions_in(calibration.keys, gamed.key))
     difficulty = calibration.values[code]
-    instruments = instruments_by_model(rows)
+    by_model = instruments_by_model(rows) if instruments is None else instruments
 
     def score(item: tuple[str, npt.NDArray[np.int64]]) -> ModelScore:
         model, idx = item
         stream = model_seed(seed, model) if n_boot else 0  # no bootstrap: numpy.random (9 ms) not imported
         scored = _score_model(model, rows, idx, code[idx], difficulty[idx], gamed, spec, n_boot, stream)
-        return dataclasses.replace(scored, instrument=instruments[model], flags=tuple(rows.screen(idx)))
+        return dataclasses.replace(scored, instrument=by_model[model], flags=tuple(rows.screen(idx)))
 
     groups = rows.groups()
     if not n_boot:  # ~1.3 ms of GIL-bound numpy calls per model: half the models go to a forked process
@@ -302,7 +309,8 @@ def run_leaderboard(config: LeaderboardConfig) -> LeaderboardRun:
     calibration = resolve_calibration(config.calibration, config.eval_set)
     instruments = instruments_by_model(annotations)
     notes = check_one_instrument(instruments.items(), config.mix_judges, "rank")
-    scores = score_rows(annotations, calibration, n_boot=config.bootstrap, seed=config.seed, spec=SPECS[config.spec])
+    scores = score_rows(annotations, calibration, n_boot=config.bootstrap, seed=config.seed, spec=SPECS[config.spec],
+                        instruments=instruments)  # fmt: skip
     notes += [f"LC spec {config.spec}, calibration {calibration.source}"]
     notes += calibration_notes(calibration, instruments.values())
     if calibration.gamed_table is None:
