@@ -123,7 +123,8 @@ def _load(paths: Sequence[Path]) -> JudgedRows:
     entries = [None if cache is None else cache / f"{_entry_key(path)}.npz" for path in files]
     parts: list[JudgedRows | None] = [_cached(entry, str(path)) for path, entry in zip(files, entries, strict=True)]
     missing = [(path, entry) for path, entry, part in zip(files, entries, parts, strict=True) if part is None]
-    costs = [path.stat().st_size * (_PARQUET_COST if path.suffix == ".parquet" else 1.0) for path, _ in missing]
+    # A file's size is its cost: a parquet byte (compressed text, screened from arrow) costs about a JSON byte.
+    costs = [float(path.stat().st_size) for path, _ in missing]
     fresh = map_in_two(missing, costs, _judge_files)
     if cache is None:  # every file was read, in order: the batches are the table
         parts = list(fresh)
@@ -193,7 +194,6 @@ def _gc_paused() -> Iterator[None]:
 
 
 _BATCH_ROWS = 20_000  # bounds the texts held at once (~40 MB of outputs) while keeping passes few
-_PARQUET_COST = 2.0  # reading a parquet byte (compressed text) costs about twice a JSON byte
 
 
 def _cached(entry: Path | None, source: str) -> JudgedRows | None:
