@@ -2,7 +2,7 @@
 
 pyarrow's own numpy conversions (`to_numpy`, `pa.array` of a Python list) import pandas, a fifth of a second
 that a leaderboard has no other use for; these helpers read arrays' buffers instead. Arrays may be chunked,
-sliced, and (text) dictionary-encoded; none may hold nulls.
+sliced, and (text) dictionary-encoded; only `numbers` takes nulls.
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ import numpy as np
 import numpy.typing as npt
 
 
-def strings(texts: list[str]) -> Any:
-    """Python strings as one pyarrow large_string array, built from its buffers."""
+def utf8_array(encoded: list[bytes]) -> Any:
+    """UTF-8 texts as one pyarrow large_string array, built from its buffers."""
     import pyarrow as pa
 
-    encoded = [t.encode("utf-8") for t in texts]
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
     data = pa.py_buffer(b"".join(encoded))
@@ -66,21 +65,15 @@ def equal_rows(first: Any, second: Any, *, candidates: npt.NDArray[np.bool_]) ->
 
 def ints(array: Any) -> npt.NDArray[np.int64]:
     """An integer array as int64 numpy."""
-    parts = [np.frombuffer(c.buffers()[1], dtype=f"<i{c.type.bit_width // 8}")[c.offset : c.offset + len(c)]
-             for c in _chunks(array)]  # fmt: skip
+    parts = [_values(c) for c in _chunks(array)]
     return np.concatenate(parts).astype(np.int64) if parts else np.empty(0, dtype=np.int64)
 
 
 def numbers(array: Any) -> npt.NDArray[np.float64]:
     """A numeric array (integers or floats, nulls allowed) as float64, NaN where null."""
-    import pyarrow as pa
-
     parts = []
     for chunk in _chunks(array):
-        kind = "f" if pa.types.is_floating(chunk.type) else "u" if pa.types.is_unsigned_integer(chunk.type) else "i"
-        dtype = f"<{kind}{chunk.type.bit_width // 8}"
-        values = np.frombuffer(chunk.buffers()[1], dtype=dtype)[chunk.offset : chunk.offset + len(chunk)]
-        values = values.astype(np.float64)
+        values = _values(chunk).astype(np.float64)
         if chunk.null_count:
             valid = np.unpackbits(np.frombuffer(chunk.buffers()[0], dtype=np.uint8), bitorder="little")
             values[~valid[chunk.offset : chunk.offset + len(chunk)].astype(bool)] = np.nan
@@ -99,6 +92,15 @@ def bools(array: Any) -> npt.NDArray[np.bool_]:
 
 def _chunks(array: Any) -> list[Any]:
     return list(array.chunks) if hasattr(array, "chunks") else [array]
+
+
+def _values(chunk: Any) -> npt.NDArray[Any]:
+    """A numeric chunk's values buffer, viewed in its own type (no copy)."""
+    import pyarrow as pa
+
+    kind = "f" if pa.types.is_floating(chunk.type) else "u" if pa.types.is_unsigned_integer(chunk.type) else "i"
+    dtype = f"<{kind}{chunk.type.bit_width // 8}"
+    return np.frombuffer(chunk.buffers()[1], dtype=dtype)[chunk.offset : chunk.offset + len(chunk)]
 
 
 def _offsets(chunk: Any) -> npt.NDArray[np.int64]:

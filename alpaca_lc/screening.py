@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 import re
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -62,12 +62,12 @@ def imitation_mask(texts: list[str]) -> npt.NDArray[np.bool_]:
     engines agree on the shared data (`tests/test_screening.py`)."""
     if len(texts) < _VECTORISE_FROM:
         return _imitation_one_by_one(texts)
-    return _imitation_vectorised(arrowtext.strings(texts))
+    return _imitation_vectorised(arrowtext.utf8_array([t.encode("utf-8") for t in texts]))
 
 
 def text_hashes(texts: list[str]) -> npt.NDArray[np.uint64]:
     """A 64-bit key of each text without case and whitespace (stable across processes, unlike `hash`)."""
-    return np.fromiter((_key(t.encode("utf-8")) for t in texts), dtype=np.uint64, count=len(texts))
+    return _hashes((t.encode("utf-8") for t in texts), len(texts))
 
 
 class OutputFigures(NamedTuple):
@@ -85,7 +85,8 @@ def output_figures(output_1: list[str], output_2: list[str]) -> OutputFigures:
     """The figures of pairs of outputs given as Python strings. Many are put in one arrow array and go the way of
     `arrow_output_figures`."""
     if len(output_2) >= _VECTORISE_FROM:
-        hashes, imitates = _arrow_figures(arrowtext.strings(output_2))
+        encoded = [t.encode("utf-8") for t in output_2]  # once: for the arrow array and for the repeat keys
+        hashes, imitates = _arrow_figures(arrowtext.utf8_array(encoded), encoded)
     else:
         hashes, imitates = text_hashes(output_2), _imitation_one_by_one(output_2)
     n = len(output_2)
@@ -106,7 +107,7 @@ def arrow_output_figures(output_1: Any, output_2: Any) -> OutputFigures:
         output_2: the model's outputs, as many (likewise).
     """
     output_2 = arrowtext.decoded(output_2)  # a model's outputs repeat little: nothing to save by keeping codes
-    hashes, imitates = _arrow_figures(output_2)
+    hashes, imitates = _arrow_figures(output_2, arrowtext.utf8_values(output_2))
     len_1, len_2 = arrowtext.lengths(output_1), arrowtext.lengths(output_2)
     return OutputFigures(
         len_1=len_1, len_2=len_2, identical=arrowtext.equal_rows(output_1, output_2, candidates=len_1 == len_2),
@@ -114,13 +115,14 @@ def arrow_output_figures(output_1: Any, output_2: Any) -> OutputFigures:
     )  # fmt: skip
 
 
-def _arrow_figures(strings: Any) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
-    """`text_hashes` and `imitation_mask` of an arrow string array. The regex pass runs in pyarrow on a second
-    thread (it releases the GIL) while this one hashes: the two take about the same time and overlap."""
+def _arrow_figures(strings: Any, utf8: Iterable[bytes]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]]:
+    """`text_hashes` and `imitation_mask` of an arrow string array (`utf8`: its texts' bytes). The regex pass
+    runs in pyarrow on a second thread (it releases the GIL) while this one hashes: the two take about the same
+    time and overlap."""
     matches = arrowtext.regex_matcher(_JUDGE_STRUCTURE.pattern, ignore_case=True)  # pyarrow imported on this thread
     with ThreadPoolExecutor(max_workers=1) as pool:
         found = pool.submit(matches, strings)
-        return _arrow_hashes(strings), found.result()
+        return _hashes(utf8, len(strings)), found.result()
 
 
 def _imitation_one_by_one(texts: list[str]) -> npt.NDArray[np.bool_]:
@@ -131,12 +133,12 @@ def _imitation_vectorised(strings: Any) -> npt.NDArray[np.bool_]:
     return arrowtext.regex_matcher(_JUDGE_STRUCTURE.pattern, ignore_case=True)(strings)
 
 
-def _arrow_hashes(strings: Any) -> npt.NDArray[np.uint64]:
+def _hashes(utf8: Iterable[bytes], count: int) -> npt.NDArray[np.uint64]:
     # What `repeated_output` compares: each output without (ASCII) case and whitespace, lowered and stripped by
     # one bytes.translate. Its key is its length (high 32 bits) and CRC-32 (low): ~4x cheaper than a
     # cryptographic digest, and two different outputs of one length collide with odds of 1 in 4 billion
     # (merging their groups), with no gain to a submission that wants to hide repeats.
-    return np.fromiter(map(_key, arrowtext.utf8_values(strings)), dtype=np.uint64, count=len(strings))
+    return np.fromiter(map(_key, utf8), dtype=np.uint64, count=count)
 
 
 def _key(encoded: bytes) -> int:
