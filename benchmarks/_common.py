@@ -14,6 +14,13 @@ SHARED = ROOT.parent / "shared" / "data" / "alpaca_eval_2"
 T = TypeVar("T")
 
 
+def cli() -> list[str]:
+    """The command as a user types it: the `alpaca-lc` script installed beside this interpreter (`python -m
+    alpaca_lc` where there is none)."""
+    script = Path(sys.executable).with_name("alpaca-lc")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "alpaca_lc"]
+
+
 def require_shared() -> Path:
     """The shared data folder, or exit 0 with a clear reason when it is absent."""
     if not (SHARED / "annotations.parquet").exists():

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from _common import require_shared
+from _common import cli, require_shared
 
 from alpaca_lc.testing.openai_server import LocalServer
 
@@ -30,7 +30,7 @@ MODEL = "claude-2"
 
 def run(args: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[bytes]]:
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "alpaca_lc", *args], env=env, capture_output=True, check=False)
+    done = subprocess.run([*cli(), *args], env=env, capture_output=True, check=False)
     return time.perf_counter() - start, done
 
 
@@ -63,8 +63,7 @@ def main() -> None:
                "ALPACA_LC_CACHE": str(root / "cache.sqlite"), "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}  # fmt: skip
 
         timed("alpaca-lc --help", ["--help"], env, args.runs)
-        subprocess.run([sys.executable, "-m", "alpaca_lc", "cache", "import", str(annotations)], env=env, check=True,
-                       capture_output=True)  # fmt: skip
+        subprocess.run([*cli(), "cache", "import", str(annotations)], env=env, check=True, capture_output=True)
         cached = ["evaluate", str(outputs), "--output-dir", str(root / "results"), "--no-progress"]
         timed(f"fully cached evaluate of {MODEL}'s 805 pairs (bootstrap 1000)", cached, env, args.runs)
 

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from _common import ROOT, require_shared, timed
+from _common import ROOT, cli, require_shared, timed
 
 from alpaca_lc.calibration import (
     OFFICIAL_DIFFICULTY,
@@ -108,7 +108,7 @@ def whole_processes(shared: Path, python: Path, env: dict[str, str], runs: int =
             sys.exit(f"{cmd[:3]} failed:\n{done.stderr[-2000:]}")
         return time.perf_counter() - start
 
-    ours = [sys.executable, "-m", "alpaca_lc", "leaderboard", *files, "--bootstrap", "0", "-o", str(WORK / "lb.csv")]
+    ours = [*cli(), "leaderboard", *files, "--bootstrap", "0", "-o", str(WORK / "lb.csv")]
     cold, warm = {"ALPACA_LC_PARSED_CACHE": "off"}, {"ALPACA_LC_PARSED_CACHE": str(WORK / "parsed")}
     clock(ours, cold)  # warm-up: bytecode and the OS file cache
     clock(ours, warm)  # fills the parse cache
