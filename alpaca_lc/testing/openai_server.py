@@ -4,7 +4,10 @@ Answers `POST /v1/chat/completions` as a judge (a one-token answer `m` or `M` wi
 request asks for logprobs) or as a generator (a deterministic text otherwise), after a set latency.
 
 - Faults are drawn per request: 429 with Retry-After, 500, a hang past the client's timeout (then the
-  connection is closed without an answer), and malformed bodies or answers without logprobs.
+  connection is closed without an answer), and malformed bodies or answers without logprobs. These 429s do
+  not depend on load, like a provider's (or a proxy's) during an incident.
+- `max_in_flight` makes the server an overloaded one: a request arriving while that many are in progress is
+  answered 429 at once, with no Retry-After and no rate-limit headers (a 429 that does come from load).
 - A budget mode behaves like OpenAI's rate limits: token and request buckets of `budget_tokens` and
   `budget_requests` that refill continuously over `budget_window_s` (60 s is a per-minute limit; a shorter
   window compresses time). A request is charged its prompt tokens plus `max_tokens` when admitted; one that
@@ -52,6 +55,7 @@ class Settings:
     rate_hang: float = 0.0
     hang_s: float = 30.0
     rate_malformed: float = 0.0
+    max_in_flight: int = 0  # 0: no limit; else a 429 (no headers) for a request beyond this many in progress
     seed: int = 0
     generation_words: int = 40
     record: str = ""  # a file each chat-completions request body is appended to, one JSON line each
@@ -225,6 +229,10 @@ async def _completions(request: web.Request) -> web.StreamResponse:
     if s.record:
         with open(s.record, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(body, ensure_ascii=False) + "\n")
+    if s.max_in_flight and state.in_flight > s.max_in_flight:  # the middleware counted this request already
+        state.counts["429"] += 1
+        state.counts["429_load"] += 1
+        return _error(429, "Too many requests in progress, try again later.", "rate_limit")
     refused = _admit(state, body) if state.buckets or s.quota_exhausted else None
     if refused is not None:
         return refused
@@ -247,7 +255,7 @@ async def _completions(request: web.Request) -> web.StreamResponse:
 async def _fault(name: str, request: web.Request, body: dict[str, Any], state: _State) -> web.StreamResponse:
     s = state.settings
     if name == "429":
-        return _error(429, "rate limited", "rate_limit", headers={"Retry-After": f"{s.retry_after_s}"})
+        return _error(429, "rate limited", "rate_limit", headers={"Retry-After": f"{s.retry_after_s:g}"})
     if name == "500":
         return _error(500, "boom", "server_error")
     if name == "hang":
