@@ -6,7 +6,11 @@ and unparsable responses. A rate limit (429, or 503 "overloaded") is backpressur
 Xs", else backoff with jitter) and is retried without using up an attempt. What ends a throttled run is the
 stall limit: no success anywhere for `stall_timeout` seconds. Requests are paced by a token and request
 budget learned from the answers' headers (or set with --tpm / --rpm), and the in-flight limit adapts between
-1 and `concurrency`. Authentication, permission, not-found and `insufficient_quota` errors stop the run at
+1 and `concurrency`, cut only for rate limits that fewer requests in flight would avoid (`inflight`): a budget
+the answer shows exhausted, or refusals that rise with load. A refusal with no sign of either waits as asked
+and is retried with the limit kept, so a provider's 429 storm slows a run down by its waits, not to a crawl.
+(`ALPACA_LC_HOLD_CONCURRENCY=1` holds the limit at `concurrency`: a reference for benchmarks, not a setting.)
+Authentication, permission, not-found and `insufficient_quota` errors stop the run at
 once: they would fail for every request. The API key is read from the environment when the client is built,
 and scrubbed from every message this module produces.
 """
@@ -35,7 +39,8 @@ from alpaca_lc.annotation.parse import ParseError
 from alpaca_lc.calls import ChatRequest, ClientSettings, Completion, PaceReport
 from alpaca_lc.config import Endpoint
 from alpaca_lc.errors import IncompleteError, UsageError
-from alpaca_lc.pacing import AdaptiveLimit, Budget, TokenEstimator, parse_duration
+from alpaca_lc.inflight import AdaptiveLimit
+from alpaca_lc.pacing import Budget, TokenEstimator, parse_duration
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +49,9 @@ _FATAL = (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFo
 _MAX_WAIT = 120.0  # the longest single wait a server may ask for
 MIN_ROUND = 1.0  # the in-flight limit is cut at most once a second (or once per round trip, if longer)
 _TRY_AGAIN = re.compile(r"try again in\s+((?:\d+(?:\.\d+)?(?:ms|h|m|s))+)", re.IGNORECASE)
+# How providers name an exhausted budget in a 429's message (OpenAI: "Rate limit reached for gpt-4o in
+# organization org-... on tokens per min (TPM): Limit 30000, Used ...").
+_BUDGET_MESSAGE = re.compile(r"(tokens|requests) per (min|day)|\b[TR]P[MD]\b|Limit \d+, Used \d+", re.IGNORECASE)
 # The openai client returns the raw HTTP response when asked for its own response class (httpx2, or httpx in
 # older releases): we read the JSON ourselves, and the headers the budget needs.
 _HTTP = importlib.import_module("httpx2" if importlib.util.find_spec("httpx2") else "httpx")
@@ -102,7 +110,7 @@ class ChatClient:
         self.settings = settings
         self.retries: Counter[str] = Counter()
         self.budget = Budget(settings.tpm or endpoint.tokens_per_minute, settings.rpm or endpoint.requests_per_minute)
-        self.limit = AdaptiveLimit(settings.concurrency)
+        self.limit = AdaptiveLimit(settings.concurrency, os.environ.get("ALPACA_LC_HOLD_CONCURRENCY") != "1")
         self.throttled = 0
         self.tokens_used = 0
         self.limit_successes = 0
@@ -184,7 +192,7 @@ class ChatClient:
         max_tokens = int(request.decoding.get("max_tokens") or request.decoding.get("max_completion_tokens") or 0)
         cost = round(raw * estimator.ratio) + max_tokens
         body: dict[str, Any] = {"model": request.model, "messages": request.messages, **request.decoding}
-        async with self.limit:
+        async with self.limit as level:
             await self.budget.acquire(cost)
             if self._stopped is not None:
                 raise self._stopped
@@ -197,7 +205,7 @@ class ChatClient:
                 if _throttle(exc):  # refused, not charged: the retry pays when it is admitted
                     self.budget.refund(cost)
                     self.throttled += 1
-                    self.limit.throttled(max(self._latency, MIN_ROUND))
+                    self._throttled(exc, level)
                 self.budget.observe(exc.response.headers)
                 raise
             latency = time.perf_counter() - start
@@ -217,10 +225,20 @@ class ChatClient:
             raise ParseError("the response has no choices")
         value = request.parse(choices[0])
         self._last_success = time.monotonic()
-        self.limit.succeeded()
+        self.limit.succeeded(level)
         self.limit_successes += 1
         self.tokens_used += prompt_tokens + completion_tokens
         return Completion(value, choices[0], prompt_tokens, completion_tokens, latency)
+
+    def _throttled(self, exc: openai.APIStatusError, level: int) -> None:
+        """Adapt to a rate limit: a cut in flight where the server asks for less, and when there is no budget to
+        pace by, everyone waits as long as it asks (a load-independent refusal waits alone, in `_wait`)."""
+        budget = exhausted_budget(exc.response.headers, _message(exc))
+        cut = self.limit.throttled(max(self._latency, MIN_ROUND), level, budget)
+        if (cut or budget) and self.budget.tokens_per_minute is None:
+            asked = server_wait(exc.response.headers, _message(exc))
+            if asked is not None:
+                self.budget.hold(min(asked, _MAX_WAIT))
 
     def _count_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -233,8 +251,6 @@ class ChatClient:
         if _throttle(exc) and isinstance(exc, openai.APIStatusError):
             asked = server_wait(exc.response.headers, _message(exc))
             if asked is not None:
-                if self.budget.tokens_per_minute is None:  # no budget to pace by: everyone waits
-                    self.budget.hold(asked)
                 return min(asked, _MAX_WAIT) * random.uniform(1.0, 1.1)  # a little jitter: no thundering herd
         return float(wait_random_exponential(multiplier=0.25, max=20)(state))
 
@@ -290,6 +306,12 @@ def server_wait(headers: Any, message: str) -> float | None:
         return max(known)
     found = _TRY_AGAIN.search(message)
     return parse_duration(found.group(1)) if found else None
+
+
+def exhausted_budget(headers: Any, message: str) -> bool:
+    """Whether a rate-limited answer shows an exhausted budget: a `x-ratelimit-remaining-*` header below 5% of
+    its limit, or a message naming a per-minute or per-day limit. Anything else may be load, or neither."""
+    return any(_low(headers, kind) for kind in ("tokens", "requests")) or bool(_BUDGET_MESSAGE.search(message))
 
 
 def _low(headers: Any, kind: str) -> bool:

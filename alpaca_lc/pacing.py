@@ -1,4 +1,4 @@
-"""Pacing requests to a provider's limits: a token and request budget, and an adaptive in-flight limit.
+"""Pacing requests to a provider's limits: a token and request budget (the in-flight limit is `inflight`).
 
 Providers limit tokens and requests per minute and say where a key stands in every answer's
 `x-ratelimit-limit-*`, `-remaining-*` and `-reset-*` headers (reset: the time until the limit is whole again,
@@ -13,7 +13,6 @@ these few lines of our own.
 from __future__ import annotations
 
 import asyncio
-import collections
 import functools
 import math
 import re
@@ -192,62 +191,6 @@ def _number(text: str | None) -> float | None:
         return None if text is None else float(text)
     except ValueError:
         return None
-
-
-class AdaptiveLimit:
-    """In-flight requests between 1 and `maximum`: additive increase per round of successes, halved on a rate
-    limit (at most once per round), so a generous budget is filled and a tight one is not hammered.
-
-    Waiters queue first come, first served, and a freed slot wakes one of them (a condition variable waking
-    every waiter to re-check would cost quadratic time with hundreds of queued requests).
-    """
-
-    def __init__(self, maximum: int) -> None:
-        self.maximum = maximum
-        self.limit = float(maximum)
-        self.in_flight = 0
-        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
-        self._last_cut = 0.0
-
-    async def __aenter__(self) -> None:
-        if self.in_flight < self._slots() and not self._waiters:
-            self.in_flight += 1
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await waiter  # the slot is ours when woken (`_wake` counts it)
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self.in_flight -= 1  # woken and cancelled at once: give the slot back
-                self._wake()
-            raise
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.in_flight -= 1
-        self._wake()
-
-    def _slots(self) -> int:
-        return max(1, int(self.limit))
-
-    def _wake(self) -> None:
-        while self._waiters and self.in_flight < self._slots():
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                self.in_flight += 1
-                waiter.set_result(None)
-
-    def succeeded(self) -> None:
-        """One more success: grow by one request per round of `limit` successes."""
-        self.limit = min(float(self.maximum), self.limit + 1 / self.limit)
-        self._wake()
-
-    def throttled(self, round_seconds: float) -> None:
-        """A rate limit: halve, unless already halved within the last round (one burst, one cut)."""
-        now = time.monotonic()
-        if now - self._last_cut >= round_seconds:
-            self.limit = max(1.0, self.limit / 2)
-            self._last_cut = now
 
 
 class TokenEstimator:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import random
 
 import pytest
 
-from alpaca_lc.client import server_wait
-from alpaca_lc.pacing import AdaptiveLimit, Bucket, Budget, parse_duration
+from alpaca_lc.client import exhausted_budget, server_wait
+from alpaca_lc.inflight import AdaptiveLimit
+from alpaca_lc.pacing import Bucket, Budget, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -61,14 +63,65 @@ def test_budget_paces_and_syncs() -> None:
     assert 0.25 < asyncio.run(run()) < 0.6
 
 
-def test_adaptive_limit_halves_once_per_round_and_grows_back() -> None:
+def test_adaptive_limit_halves_once_per_round_on_a_budget_and_grows_back() -> None:
     limit = AdaptiveLimit(32)
-    limit.throttled(round_seconds=10)
-    limit.throttled(round_seconds=10)  # the same burst: one cut
+    assert limit.throttled(round_seconds=10, level=32, budget=True)
+    assert not limit.throttled(round_seconds=10, level=31, budget=True)  # the same burst: one cut
     assert limit.limit == 16
     for _ in range(16):
-        limit.succeeded()
+        limit.succeeded(level=16)
     assert 16.9 < limit.limit < 17.1  # one more per round of successes
+
+
+def test_load_independent_refusals_keep_the_limit() -> None:
+    """30% of requests refused whatever the load (a provider's bad hour): no cut, however long it goes on."""
+    rng = random.Random(1)
+    limit = AdaptiveLimit(32)
+    for level in range(1, 33):  # the first burst: every level once
+        _outcome(limit, level, refused=rng.random() < 0.3)
+    for _ in range(3000):  # then saturated: every request is sent at the limit
+        _outcome(limit, int(limit.limit), refused=rng.random() < 0.3)
+    assert limit.limit >= 31
+
+
+def test_refusals_above_what_the_server_holds_settle_the_limit_there() -> None:
+    """A server holding 8 at once refuses the rest: the limit goes to 8 and probes above it ever more rarely."""
+    limit = AdaptiveLimit(32)
+    refused = 0
+    for level in range(1, 33):
+        refused += _outcome(limit, level, refused=level > 8)
+    assert limit.limit == 8
+    for _ in range(800):
+        level = min(int(limit.limit), 32)
+        refused += _outcome(limit, level, refused=level > 8)
+    assert 8 <= limit.limit < 9.01 and refused <= 24 + 8  # the first burst, then a few probes
+
+
+def test_a_load_cut_that_was_wrong_is_undone_by_a_success_above_it() -> None:
+    limit = AdaptiveLimit(32)
+    _outcome(limit, 1, refused=False)
+    _outcome(limit, 2, refused=True)  # nothing known yet: suspect, cut to 1
+    assert limit.limit == 1
+    for level in range(3, 33):
+        _outcome(limit, level, refused=False)
+    assert limit.limit >= 31
+
+
+def _outcome(limit: AdaptiveLimit, level: int, refused: bool) -> bool:
+    if refused:
+        limit.throttled(round_seconds=1.0, level=level, budget=False)
+    else:
+        limit.succeeded(level)
+    return refused
+
+
+def test_budget_refusals_are_told_from_the_others() -> None:
+    message = "Rate limit reached for gpt-4o in organization org-x on tokens per min (TPM): Limit 30000, Used 29000"
+    assert exhausted_budget(_headers(), message)
+    low = _headers(x_ratelimit_limit_requests="500", x_ratelimit_remaining_requests="0")
+    assert exhausted_budget(low, "Too Many Requests")
+    plenty = _headers(x_ratelimit_limit_tokens="30000", x_ratelimit_remaining_tokens="20000")
+    assert not exhausted_budget(plenty, "rate limited") and not exhausted_budget(_headers(), "Too Many Requests")
 
 
 def _headers(**values: str) -> dict[str, str]:

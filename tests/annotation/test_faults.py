@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import Result
 
 from alpaca_lc.annotation.cache import JudgmentCache
@@ -84,3 +86,46 @@ def test_two_runs_on_one_cache_at_once(workspace: Workspace) -> None:
     with JudgmentCache(workspace.cache) as cache:
         assert cache.integrity_ok()
         assert sum(s.judgments for s in cache.stats()) == 805
+
+
+# A provider's bad hour (issue 18), exactly: 429s that have nothing to do with load (Retry-After: 1, no rate-limit
+# headers), 500s, hangs of 30 s, malformed bodies, 50 ms latency.
+BAD_HOUR = {"rate_429": 0.30, "retry_after_s": 1.0, "rate_500": 0.10, "rate_hang": 0.05, "hang_s": 30.0,
+            "rate_malformed": 0.05, "latency_ms": 50, "seed": 11}  # fmt: skip
+
+
+def _final_concurrency(stderr: str) -> int:
+    found = re.search(r"concurrency (\d+)", stderr)
+    assert found is not None, stderr
+    return int(found.group(1))
+
+
+@pytest.mark.slow
+def test_a_providers_bad_hour_at_the_default_timeout(workspace: Workspace) -> None:
+    """805 pairs, --concurrency 32, every other setting at its default (--timeout 60): one run, all of them, each
+    paid once, and the in-flight limit kept (cutting it would not lower these 429s; its last slots would be held
+    by hangs). `benchmarks/throttled_judging.py` scenario 4 times it against the limit held at 32."""
+    out = workspace.root / "annotations.json"
+    with LocalServer(**BAD_HOUR) as server:
+        proc = _annotate_process(workspace, server, out, "--concurrency", "32")
+        _, stderr = proc.communicate(timeout=600)
+        stats = server.stats()
+    assert proc.returncode == 0, stderr
+    assert len(json.loads(out.read_text())) == 805 and stats["successes"] == 805
+    assert stats["429"] > 300 and stats["hang"] > 40
+    assert _final_concurrency(stderr) >= 24, stderr
+    print(f"\nserver: {stats}\nclient: {stderr.strip()}")
+
+
+def test_an_overloaded_server_is_not_hammered(workspace: Workspace) -> None:
+    """429s that do come from load (no headers, beyond 8 in flight): the run settles near 8 and asks little more."""
+    out = workspace.root / "annotations.json"
+    with LocalServer(max_in_flight=8, latency_ms=100) as server:
+        proc = _annotate_process(workspace, server, out, "--concurrency", "32")
+        _, stderr = proc.communicate(timeout=300)
+        stats = server.stats()
+    assert proc.returncode == 0, stderr
+    assert len(json.loads(out.read_text())) == 805 and stats["successes"] == 805
+    assert stats["429"] <= 0.10 * stats["successes"], stats
+    assert 6 <= _final_concurrency(stderr) <= 10 and stats["peak_in_flight"] <= 9
+    print(f"\nserver: {stats}\nclient: {stderr.strip()}")
