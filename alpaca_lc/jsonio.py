@@ -1,8 +1,17 @@
-"""Reading and atomically writing the JSON / JSONL record files every stage exchanges."""
+"""Reading and atomically writing the JSON / JSONL record files every stage exchanges.
+
+Reading takes what Python's `json` module writes: `json.dump` of a record holding a float NaN (an unset
+`price_per_example`, a failed preference) writes the bare tokens `NaN`, `Infinity` or `-Infinity`, which
+AlpacaEval (pandas) reads and strict JSON does not. orjson reads everything else; only a document it refuses
+goes through `json` with those tokens allowed, NaN read as null (a missing value; a failed judgment where it is
+a preference). Writing stays strict JSON (null).
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,7 +41,7 @@ def read_json_records(path: Path) -> list[dict[str, Any]]:
         except UnicodeDecodeError as exc:
             raise InputError(f"cannot read: {exc}", path=path) from None
     try:
-        data = orjson.loads(raw)  # several times faster than json on AlpacaEval's multi-megabyte files
+        data = loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InputError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", path=path) from None
     if isinstance(data, dict):
@@ -53,13 +62,38 @@ def _parse_jsonl(text: str, path: Path) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            rec = orjson.loads(line)
+            rec = loads(line)
         except orjson.JSONDecodeError as exc:
             raise InputError(f"invalid JSON on line {lineno}: {exc.msg}", path=path) from None
         if not isinstance(rec, dict):
             raise InputError(f"line {lineno} is not a JSON object", path=path)
         records.append(rec)
     return records
+
+
+def loads(raw: bytes | str) -> Any:
+    """One JSON document, read with orjson (several times faster than json on AlpacaEval's multi-megabyte files),
+    and where it refuses, as Python's `json` reads it: `NaN` (read as None), `Infinity` and `-Infinity`.
+
+    Raises:
+        orjson.JSONDecodeError: what orjson said, when `json` refuses the document too.
+    """
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if not _NONFINITE.search(raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")):
+            raise
+        try:
+            return json.loads(raw, parse_constant=_constant)
+        except (ValueError, RecursionError):
+            raise exc from None
+
+
+_NONFINITE = re.compile(rb"NaN|Infinity")
+
+
+def _constant(token: str) -> float | None:
+    return None if token == "NaN" else float(token)
 
 
 def _columns_to_records(data: dict[str, Any], path: Path) -> list[dict[str, Any]]:
@@ -127,7 +161,7 @@ def read_json_document(path: Path, what: str, missing: str = "no such file") -> 
         missing: the message when it does not exist.
     """
     try:
-        return orjson.loads(path.read_bytes())
+        return loads(path.read_bytes())
     except FileNotFoundError:
         raise InputError(missing, path=path) from None
     except (OSError, orjson.JSONDecodeError) as exc:
