@@ -181,6 +181,8 @@ class GateConfig(_Closed):
     run: JudgeRunConfig = JudgeRunConfig()
     mix_judges: bool = False
     subset: str | None = None  # judge only this subset; releases are model outputs
+    max_instances: int | None = Field(default=None, ge=1)  # judge AlpacaEval's first N (a smoke test)
+    dry_run: bool = False
 
 
 class ReportConfig(_Closed):

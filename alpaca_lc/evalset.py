@@ -52,6 +52,23 @@ class EvalSet:
         return [instruction_key(item.instruction) for item in self.items]
 
 
+ALPACA_EVAL_SEED = 123  # AlpacaEval 0.6.6's seed for shuffling both sides before taking `max_instances`
+
+
+def shuffled_head(n: int, max_instances: int) -> list[int]:
+    """The positions AlpacaEval 0.6.6 judges for `--max_instances N` when the model's outputs and the reference
+    have the same length `n`: both shuffled with `sample(frac=1, random_state=123)` (one permutation for
+    both), then the first N, in that order. (For files of unequal length it takes the first N.)
+
+    Args:
+        n: the records on each side.
+        max_instances: N.
+    """
+    import numpy as np  # pandas' sample(frac=1) is RandomState.choice without replacement: this permutation
+
+    return [int(i) for i in np.random.RandomState(ALPACA_EVAL_SEED).permutation(n)[:max_instances]]
+
+
 def read_eval_set(path: Path) -> EvalSet:
     """Read an eval set from a JSON list or JSONL file (`instruction`, `output`, `generator`, `dataset`).
 

@@ -12,7 +12,7 @@ from statistics import NormalDist
 import numpy as np
 import numpy.typing as npt
 
-from alpaca_lc.annotation.annotator import Pair
+from alpaca_lc.annotation.annotator import Pair, Tally
 from alpaca_lc.annotation.run import build_pairs, judge_instrument, run_annotate, subset_pairs
 from alpaca_lc.calibration import Calibration, check_coverage, resolve_calibration
 from alpaca_lc.config import AnnotateConfig, GateConfig
@@ -149,9 +149,9 @@ def _read_sample(path: Path, config: GateConfig, calibration: Calibration, subse
         prefs, job = table.preference, None
         instrument = instruments_by_model(table)[name]
     else:
-        annotate = AnnotateConfig(
-            model_outputs=path, reference=config.reference, eval_set=config.eval_set, run=config.run
-        )
+        annotate = AnnotateConfig(model_outputs=path, reference=config.reference, eval_set=config.eval_set,
+                                  run=config.run, max_instances=config.max_instances,
+                                  dry_run=config.dry_run)  # fmt: skip
         name, pairs = build_pairs(annotate)
         instructions = [p.instruction for p in pairs]
         out1, out2 = [p.output_1 for p in pairs], [p.output_2 for p in pairs]
@@ -197,6 +197,26 @@ def _is_annotations(path: Path) -> bool:
     except (ValueError, IndexError, KeyError, TypeError):
         return False
     return isinstance(first, dict) and "preference" in first and "output_1" in first
+
+
+def estimate_gate(config: GateConfig) -> Tally:
+    """What judging both releases would take (`--dry-run`): every file read and checked, nothing called.
+
+    Args:
+        config: the gate configuration.
+    """
+    calibration = resolve_calibration(config.calibration, config.eval_set)
+    subset = None if config.subset is None else resolve_subset(config.subset)
+    pending = [*read_release(config.candidate, config, calibration, subset),
+               *(read_release(config.previous, config, calibration, subset) if config.previous else [])]  # fmt: skip
+    total = Tally()
+    for sample in pending:
+        if sample.job is not None:
+            annotate, pairs = sample.job
+            estimate = run_annotate(annotate, (sample.name, pairs)).estimate
+            assert estimate is not None
+            total = total + estimate
+    return total
 
 
 def run_gate(config: GateConfig) -> GateResult:

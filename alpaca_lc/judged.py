@@ -44,7 +44,7 @@ from alpaca_lc.twoprocess import map_in_two
 logger = logging.getLogger(__name__)
 
 ENV_PARSED_CACHE = "ALPACA_LC_PARSED_CACHE"
-FORMAT = "judged-rows-v3"  # bump whenever JudgedRows.of or a screening figure changes
+FORMAT = "judged-rows-v4"  # bump whenever JudgedRows.of or a screening figure changes
 ObjectArray = npt.NDArray[np.object_]
 _ANNOTATION_FIELDS = ("files", "file", "record", "model", "annotator", "annotator_protocol", "preference",
                       "instruction")  # fmt: skip

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alpaca_lc.annotation.run import EvaluateRun, run_evaluate
+from alpaca_lc.annotation.annotator import Pair
+from alpaca_lc.annotation.run import EvaluateRun, run_annotate, run_evaluate
 from alpaca_lc.config import EvaluateConfig, GenerateConfig
 from alpaca_lc.errors import UsageError
-from alpaca_lc.generation.run import GenerateRun, resolve_model, run_generate_many
+from alpaca_lc.generation.run import GenerateRun, plan_generation, resolve_model, run_generate_many
 from alpaca_lc.jsonio import write_text
 from alpaca_lc.report.tables import render
 from alpaca_lc.scoring import leaderboard_table_rows
@@ -69,3 +70,31 @@ def run_evaluate_models(generates: list[GenerateConfig], evaluate: EvaluateConfi
         path = evaluate.output_dir / "leaderboard.csv"
         write_text(path, render(table, "csv"))
     return Sweep(generated, evaluated, table, path)
+
+
+def estimate_models(generates: list[GenerateConfig], evaluate: EvaluateConfig) -> list[str]:
+    """`evaluate --model ... --dry-run`: per model, what generating would do and what judging would cost; nothing
+    is written or called. Outputs not generated yet are estimated as long as the baseline's.
+
+    Args:
+        generates: one per model.
+        evaluate: the judging settings.
+    """
+    configs = output_paths(
+        [g.model_copy(update={"eval_set": evaluate.annotate.eval_set}) for g in generates], evaluate.output_dir
+    )
+    lines = []
+    for config in configs:
+        plan = plan_generation(config)
+        lines.append(plan.line)
+        annotate = evaluate.annotate.model_copy(update={"model_outputs": config.output, "name": plan.model.name})
+        if plan.done == len(plan.items):
+            estimate = run_evaluate(evaluate.model_copy(update={"annotate": annotate})).annotate.estimate
+        else:  # stand-ins one character longer than the baseline's outputs: never sent, only counted
+            pairs = [Pair(it.instruction, it.output, it.output + " ", it.generator, plan.model.name, it.dataset)
+                     for it in plan.items]  # fmt: skip
+            estimate = run_annotate(annotate, (plan.model.name, pairs)).estimate
+            lines.append("judging estimated with outputs as long as the baseline's:")
+        assert estimate is not None
+        lines.append(estimate.estimate_line())
+    return lines

@@ -410,8 +410,9 @@ def _row_fields(columns: dict[str, Any], path: Path, *, model_required: bool) ->
     instruction = _text(columns["instruction"])
     if not all(s.strip() for s in dict.fromkeys(instruction.tolist())):  # each distinct text checked once
         raise _NeedsRecordWalk
+    model = _results_layout_model(path, columns)
     return {
-        "model": _model_column(columns, model_required), "instruction": instruction,
+        "model": _model_column(columns, model_required) if model is None else model, "instruction": instruction,
         "preference": _preferences(columns["preference"], allow_missing_marker=not model_required),
         "annotator": _optional_text(columns["annotator"]),
         "annotator_protocol": _optional_text(columns["annotator_protocol"]),
@@ -439,6 +440,18 @@ def _optional_text(values: Any) -> ObjectArray:
     if set(map(type, array.tolist())) <= _OPTIONAL_TEXT:
         return array
     return _as_objects([v if isinstance(v, str) else None for v in array.tolist()])
+
+
+def _results_layout_model(path: Path, columns: dict[str, Any]) -> ObjectArray | None:
+    """The model of a file in AlpacaEval's results layout, `<model>/<judge>/annotations.json` (alpaca-lc's
+    `evaluate` writes the same), named by its folder as AlpacaEval names it: the records' `generator_2` is
+    whatever the outputs file said (NullModel's say `example`). Not when the records name their judge otherwise
+    or carry an explicit `model` field; None outside the layout."""
+    if path.name != "annotations.json" or not path.parent.parent.name:
+        return None
+    if any(m is not None for m in list(columns["model"])) or set(columns["annotator"]) != {path.parent.name}:
+        return None
+    return _as_objects([path.parent.parent.name] * len(columns["instruction"]))
 
 
 def _model_column(columns: dict[str, Any], required: bool) -> ObjectArray:

@@ -102,6 +102,22 @@ class Tally:
             lines.append(f"not requested (--max-cost reached): {self.skipped_for_cost}")
         return "\n".join(lines)
 
+    def estimate_line(self) -> str:
+        """The line `--dry-run` prints: judgments needed and what the missing ones would cost."""
+        at_budget = "" if self.estimated_minutes is None else f", ~{self.estimated_minutes:.1f} min at the budget"
+        return (f"dry run: {self.requested} judgments needed, {self.cached} cached, {self.identical} identical; "
+                f"{self.requested - self.cached} calls, ~{self.estimated_tokens} tokens, "
+                f"~${self.estimated_cost:.2f}{at_budget}")  # fmt: skip
+
+    def __add__(self, other: Tally) -> Tally:
+        """Two estimates together (several files judged by one command)."""
+        minutes = [m for m in (self.estimated_minutes, other.estimated_minutes) if m is not None]
+        return Tally(requested=self.requested + other.requested, cached=self.cached + other.cached,
+                     identical=self.identical + other.identical,
+                     estimated_cost=self.estimated_cost + other.estimated_cost,
+                     estimated_tokens=self.estimated_tokens + other.estimated_tokens,
+                     estimated_minutes=sum(minutes) if minutes else None)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Annotated:

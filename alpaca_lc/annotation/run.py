@@ -22,7 +22,7 @@ from alpaca_lc.calibration import Calibration, check_coverage, resolve_calibrati
 from alpaca_lc.calls import ClientSettings
 from alpaca_lc.config import AnnotateConfig, CacheImportConfig, EvaluateConfig, JudgeRunConfig
 from alpaca_lc.errors import IncompleteError, InputError, UsageError
-from alpaca_lc.evalset import load_eval_set
+from alpaca_lc.evalset import load_eval_set, shuffled_head
 from alpaca_lc.instrument import Instrument, check_one_instrument, known_protocols
 from alpaca_lc.jsonio import write_json
 from alpaca_lc.records import Annotations, instruction_keys, read_model_outputs, read_pair_judgments
@@ -128,7 +128,9 @@ def _maybe_json(raw: str | None) -> Any:
 
 
 def build_pairs(config: AnnotateConfig) -> tuple[str, list[Pair]]:
-    """The model's name and its pairs with the reference outputs, in reference order, joined by instruction."""
+    """The model's name and its pairs with the reference outputs, joined by instruction, in reference order; with
+    `max_instances` N, the N that AlpacaEval judges, in its order (`evalset.shuffled_head` when both sides have
+    the same length, else the first N)."""
     outputs = read_model_outputs(config.model_outputs, name=config.name)
     name = outputs[0].generator
     if config.reference is not None:
@@ -139,6 +141,10 @@ def build_pairs(config: AnnotateConfig) -> tuple[str, list[Pair]]:
     for i, out in enumerate(outputs, start=1):
         if out.instruction not in ref_index:
             raise InputError("instruction not in the reference outputs / eval set", path=config.model_outputs, record=i)
+    n = config.max_instances
+    if n is not None and len(refs) == len(outputs):  # AlpacaEval shuffles both sides alike, joins on instruction
+        chosen = shuffled_head(len(refs), n)
+        refs, outputs, n = [refs[i] for i in chosen], [outputs[i] for i in chosen], None
     by_instruction = {o.instruction: o for o in outputs}
     pairs = [
         Pair(
@@ -152,7 +158,7 @@ def build_pairs(config: AnnotateConfig) -> tuple[str, list[Pair]]:
         for instr, ref_out, ref_gen, dataset in refs
         if instr in by_instruction
     ]
-    return name, pairs[: config.max_instances]
+    return name, pairs[:n]
 
 
 def _options(run: JudgeRunConfig) -> AnnotateOptions:
@@ -238,8 +244,10 @@ def run_evaluate(config: EvaluateConfig) -> EvaluateRun:
     if subset is not None:  # before anything is paid for: the subset must know every instruction
         subset.check_covers(keys, str(config.annotate.model_outputs))
     annotated = run_annotate(config.annotate, (name, pairs if subset is None else subset_pairs(pairs, subset)))
-    annotated.check_complete()
     folder = config.output_dir / name / annotated.judge_name
+    if annotated.estimate is not None:  # --dry-run: the estimate, nothing scored or written
+        return EvaluateRun(annotated, [], folder, None, flags, notes)
+    annotated.check_complete()
     assert annotated.result is not None
     estimated = ""
     if subset is None:

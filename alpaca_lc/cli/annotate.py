@@ -40,7 +40,15 @@ _JUDGE_OPTIONS = [
     click.option("--concurrency", default=32, show_default=True, type=click.IntRange(min=1)),
     click.option("--timeout", default=60.0, show_default=True, type=click.FloatRange(min=0, min_open=True)),
     click.option("--max-attempts", default=8, show_default=True, type=click.IntRange(min=1)),
-    click.option("--max-instances", default=None, type=click.IntRange(min=1)),
+    click.option(
+        "--max-instances",
+        default=None,
+        type=click.IntRange(min=1),
+        help=(
+            "Judge N pairs: the N AlpacaEval's --max_instances judges (both sides shuffled with its seed 123 when they "
+            "have the same length, else the first N), so a smoke test asks what AlpacaEval asks."
+        ),
+    ),
     subset_option,
     click.option("--max-cost", default=None, type=click.FloatRange(min=0), help="Stop before spending past USD."),
     click.option("--both-orders", is_flag=True, help="Judge each pair in both orders; report the flip rate."),
@@ -84,12 +92,7 @@ def annotate(model_outputs: Path, output: Path, **opts: Any) -> None:
 
     run = run_annotate(_annotate_config(model_outputs, output, opts))
     if run.estimate is not None:
-        t = run.estimate
-        at_budget = "" if t.estimated_minutes is None else f", ~{t.estimated_minutes:.1f} min at the budget"
-        click.echo(
-            f"dry run: {t.requested} judgments needed, {t.cached} cached, {t.identical} identical; "
-            f"{t.requested - t.cached} calls, ~{t.estimated_tokens} tokens, ~${t.estimated_cost:.2f}{at_budget}"
-        )
+        click.echo(run.estimate.estimate_line())
         return
     assert run.result is not None
     click.echo(run.result.tally.summary(), err=True)
@@ -139,6 +142,11 @@ def evaluate(model_outputs: Path | None, models: tuple[str, ...], generation_see
         return
     progress = {"progress": not opts["no_progress"]}
     generating = [generate_config(m, Path("unused"), generation_seed, opts).model_copy(update=progress) for m in models]
+    if opts["dry_run"]:
+        from alpaca_lc.pipeline import estimate_models
+
+        click.echo("\n".join(estimate_models(generating, config)))
+        return
     sweep = run_evaluate_models(generating, config)
     for generated in sweep.generated:
         click.echo(generated.summary(), err=True)
@@ -157,6 +165,9 @@ def evaluate(model_outputs: Path | None, models: tuple[str, ...], generation_see
 def _print_evaluation(run: Any, leaderboard: Path | None) -> None:
     from alpaca_lc.report.tables import render
 
+    if run.annotate.estimate is not None:  # --dry-run
+        click.echo(run.annotate.estimate.estimate_line())
+        return
     click.echo(run.annotate.result.tally.summary(), err=True)
     for note in run.notes:
         click.echo(note, err=True)

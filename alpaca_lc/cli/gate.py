@@ -38,7 +38,7 @@ def gate(ctx: click.Context, candidate: tuple[Path, ...], **opts: Any) -> None:
     all judged and pooled: that averages out judgment noise and narrows the interval.
     """
     from alpaca_lc.config import GateConfig, JudgeRunConfig
-    from alpaca_lc.gate import run_gate
+    from alpaca_lc.gate import estimate_gate, run_gate
     from alpaca_lc.jsonio import write_text
     from alpaca_lc.report.gate_report import to_json, to_junit, to_markdown
 
@@ -46,8 +46,12 @@ def gate(ctx: click.Context, candidate: tuple[Path, ...], **opts: Any) -> None:
                 "stall_timeout")  # fmt: skip
     run = JudgeRunConfig(progress=not opts["no_progress"], **{k: opts[k] for k in run_keys})
     keys = ("previous", "min_lc", "max_drop", "confidence", "on_inconclusive", "allow_flagged", "calibration",
-            "bootstrap", "reference", "eval_set", "mix_judges", "subset")  # fmt: skip
-    result = run_gate(GateConfig(candidate=candidate, run=run, **{k: opts[k] for k in keys}))
+            "bootstrap", "reference", "eval_set", "mix_judges", "subset", "max_instances", "dry_run")  # fmt: skip
+    config = GateConfig(candidate=candidate, run=run, **{k: opts[k] for k in keys})
+    if config.dry_run:
+        click.echo(estimate_gate(config).estimate_line())
+        return
+    result = run_gate(config)
     markdown = to_markdown(result)
     if opts["summary_md"] is not None:  # appended: $GITHUB_STEP_SUMMARY collects several steps' summaries
         with Path(opts["summary_md"]).open("a", encoding="utf-8") as fh:

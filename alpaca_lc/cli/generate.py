@@ -59,7 +59,9 @@ def generate_config(model: str, output: Path, seed: int | None, opts: dict[str, 
 @model_options
 @click.option("--seed", type=int, default=None, help="Sampling seed.")
 @eval_set_option
-@click.option("--max-instances", type=click.IntRange(min=1), default=None)
+@click.option("--max-instances", type=click.IntRange(min=1), default=None,
+              help="Generate for N instructions: those `annotate --max-instances N` judges (AlpacaEval's N: the eval "
+                   "set shuffled with its seed 123, the first N).")  # fmt: skip
 @click.option("--name", default=None, help="Generator name written into the outputs.")
 @click.option("--concurrency", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option("--timeout", default=600.0, show_default=True, type=click.FloatRange(min=0, min_open=True))

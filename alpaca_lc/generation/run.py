@@ -19,7 +19,7 @@ from alpaca_lc import __version__
 from alpaca_lc.calls import ClientSettings
 from alpaca_lc.config import Endpoint, GenerateConfig
 from alpaca_lc.errors import IncompleteError, InputError
-from alpaca_lc.evalset import EvalItem, load_eval_set
+from alpaca_lc.evalset import EvalItem, load_eval_set, shuffled_head
 from alpaca_lc.generation.base import Failure, Generation, GenerationRequest, load_backend
 from alpaca_lc.generation.models import ModelConfig, load_model_config
 from alpaca_lc.jsonio import write_json
@@ -120,6 +120,44 @@ class GenerationJob:
         return vllm and (self.config.ray is not None or self.model.engine.data_parallel_size > 1)
 
 
+def _items(config: GenerateConfig) -> list[EvalItem]:
+    items = list(load_eval_set(config.eval_set).items)
+    if config.max_instances is not None:  # the instructions `annotate --max-instances` judges (AlpacaEval's N)
+        items = [items[i] for i in shuffled_head(len(items), config.max_instances)]
+    return items
+
+
+@dataclass(frozen=True)
+class GenerationPlan:
+    """What `generate` would do (`--dry-run`): the model, its instructions, and how many are already answered."""
+
+    model: ModelConfig
+    items: list[EvalItem]
+    done: int
+
+    @property
+    def line(self) -> str:
+        """One line saying it."""
+        todo = len(self.items) - self.done
+        return f"would generate {todo} outputs with {self.model.name} ({self.done} of {len(self.items)} already done)"
+
+
+def plan_generation(config: GenerateConfig) -> GenerationPlan:
+    """What generating would do, reading what is there and writing or calling nothing.
+
+    Args:
+        config: the generate configuration.
+    """
+    model = resolve_model(config)
+    items = _items(config)
+    digest = settings_hash(model, items)
+    if _complete_with(config.output, digest):
+        return GenerationPlan(model, items, len(items))
+    partial = _Partial(config.output.with_name(config.output.name + ".partial.jsonl"), digest)
+    done = partial.load(create=False)
+    return GenerationPlan(model, items, sum(it.instruction in done for it in items))
+
+
 def prepare_generation(config: GenerateConfig) -> GenerationJob | GenerateRun:
     """The job of generating what is missing, or the finished run when complete outputs with the same settings
     already exist.
@@ -128,7 +166,7 @@ def prepare_generation(config: GenerateConfig) -> GenerationJob | GenerateRun:
         config: the generate configuration.
     """
     model = resolve_model(config)
-    items = list(load_eval_set(config.eval_set).items)[: config.max_instances]
+    items = _items(config)
     digest = settings_hash(model, items)
     run = GenerateRun(model.name, config.output)
     if _complete_with(config.output, digest):
@@ -254,10 +292,11 @@ class _Partial:
     path: Path
     digest: str
 
-    def load(self) -> dict[str, dict[str, Any]]:
+    def load(self, create: bool = True) -> dict[str, dict[str, Any]]:
         if not self.path.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text(json.dumps({"settings_hash": self.digest}) + "\n", encoding="utf-8")
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.path.write_text(json.dumps({"settings_hash": self.digest}) + "\n", encoding="utf-8")
             return {}
         lines = self.path.read_text(encoding="utf-8").splitlines()
         try:

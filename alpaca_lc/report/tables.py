@@ -94,7 +94,7 @@ def _markdown(rows: Rows) -> str:
         cols.remove("subset")  # estimated rows only: N is then the judged count, out of the eval set's
     if "judge" in cols and len({r.get("judge") for r in view}) < 2:  # one instrument: said once, in the notes
         cols.remove("judge")
-    if any(r.get("flag_names") for r in view):
+    if any(r.get("flag_names") for r in view) and "flag_names" not in cols:  # a later row is the first flagged
         cols.append("flag_names")
     lines = [
         "| " + " | ".join(_MD_COLUMNS[c] for c in cols) + " |",

@@ -20,10 +20,11 @@ _EVALUATE = textwrap.dedent(
     """
     import sys
     from alpaca_eval.main import evaluate
-    model_outputs, reference_outputs, output_path, caching_path, annotators_config = sys.argv[1:6]
+    model_outputs, reference_outputs, output_path, caching_path, annotators_config, max_instances = sys.argv[1:7]
     evaluate(model_outputs=model_outputs, reference_outputs=reference_outputs, annotators_config=annotators_config,
              output_path=output_path, caching_path=caching_path, precomputed_leaderboard=None,
-             fn_metric="get_winrate", sort_by="win_rate", is_cache_leaderboard=False, is_return_instead_of_print=True)
+             fn_metric="get_winrate", sort_by="win_rate", is_cache_leaderboard=False, is_return_instead_of_print=True,
+             max_instances=int(max_instances) if max_instances else None)
     """
 )
 
@@ -47,6 +48,7 @@ def evaluate(
     output_path: Path,
     env: dict[str, str],
     annotators_config: str = "weighted_alpaca_eval_gpt4_turbo",
+    max_instances: int | None = None,
 ) -> Path:
     """Run AlpacaEval's `evaluate` on one model; returns its `annotations.json`. Its annotation cache is
     `output_path/annotations_cache.json` (AlpacaEval's own format).
@@ -58,11 +60,12 @@ def evaluate(
         output_path: where AlpacaEval writes its results.
         env: the environment (OPENAI_BASE_URL and OPENAI_API_KEY point it at the judge).
         annotators_config: the evaluator.
+        max_instances: AlpacaEval's `--max_instances`.
     """
     output_path.mkdir(parents=True, exist_ok=True)
     cache = output_path / "annotations_cache.json"
     args = [str(python), "-c", _EVALUATE, str(model_outputs), str(reference_outputs), str(output_path), str(cache),
-            annotators_config]  # fmt: skip
+            annotators_config, str(max_instances or "")]  # fmt: skip
     done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"alpaca-eval failed:\n{done.stderr[-3000:]}")

@@ -85,3 +85,29 @@ def test_default_judge_sends_what_alpaca_eval_sends(shared: Path, tmp_path: Path
         again = subprocess.run([*run, "annotate", str(path), "-o", str(tmp_path / "again.json"), "--no-progress"],
                                env=env, capture_output=True, text=True, check=False)  # fmt: skip
         assert again.returncode == 0 and " 0 new in" in again.stderr, again.stderr
+
+
+@pytest.mark.slow
+def test_max_instances_judges_what_alpaca_eval_judges(shared: Path, tmp_path: Path) -> None:
+    """`--max-instances 50`: the same 50 instructions, in the same order and orientation, as AlpacaEval's."""
+    python = alpaca_eval_reference.ensure_venv(ROOT / "benchmarks" / ".work")
+    reference, outputs = _inputs(shared, tmp_path)
+    path = outputs[MODELS[0]]
+    base_env = {**os.environ, "OPENAI_API_KEY": "sk-local", "HF_HUB_OFFLINE": "1"}
+    ae_log, ours_log = tmp_path / "ae.jsonl", tmp_path / "ours.jsonl"
+    with LocalServer(record=ae_log) as server:
+        env = {**base_env, "OPENAI_BASE_URL": server.base_url}
+        theirs_file = alpaca_eval_reference.evaluate(python, path, reference, tmp_path / "ae", env, max_instances=50)
+    with LocalServer(record=ours_log) as server:
+        env = {**base_env, "OPENAI_BASE_URL": server.base_url, "ALPACA_LC_CACHE": str(tmp_path / "ours.sqlite"),
+               "ALPACA_LC_EVAL_SET": str(shared / "eval_set.jsonl")}  # fmt: skip
+        ours_file = tmp_path / "ours.json"
+        cmd = [sys.executable, "-m", "alpaca_lc", "annotate", str(path), "-o", str(ours_file), "--no-progress",
+               "--max-instances", "50"]  # fmt: skip
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+    # The same requests (which pairs, which output shown first) and the same annotations, in the same order.
+    assert _requests(ae_log) == _requests(ours_log) and len(_requests(ours_log)) >= 49
+    theirs = [(r["instruction"], r["output_1"], r["output_2"]) for r in json.loads(theirs_file.read_text())]
+    ours = [(r["instruction"], r["output_1"], r["output_2"]) for r in json.loads(ours_file.read_text())]
+    assert len(ours) == 50 and ours == theirs
