@@ -231,11 +231,13 @@ class ChatClient:
         return Completion(value, choices[0], prompt_tokens, completion_tokens, latency)
 
     def _throttled(self, exc: openai.APIStatusError, level: int) -> None:
-        """Adapt to a rate limit: a cut in flight where the server asks for less, and when there is no budget to
-        pace by, everyone waits as long as it asks (a load-independent refusal waits alone, in `_wait`)."""
+        """Adapt to a rate limit: a cut in flight where fewer requests would be refused, and for an exhausted budget
+        with no rate known to pace by, everyone waits as long as it asks. Any other refusal waits alone (`_wait`):
+        the cut already sends less to a server refusing load, and a load-independent refusal says nothing of the
+        requests beside it."""
         budget = exhausted_budget(exc.response.headers, _message(exc))
-        cut = self.limit.throttled(max(self._latency, MIN_ROUND), level, budget)
-        if (cut or budget) and self.budget.tokens_per_minute is None:
+        self.limit.throttled(max(self._latency, MIN_ROUND), level, budget)
+        if budget and self.budget.tokens_per_minute is None:
             asked = server_wait(exc.response.headers, _message(exc))
             if asked is not None:
                 self.budget.hold(min(asked, _MAX_WAIT))

@@ -10,11 +10,16 @@ Two kinds of 429 (or 503) reach a client, and they want opposite answers:
   refusals do not fall, and the few slots left are held by whatever hangs.
 
 So a budget-less refusal is judged by the evidence of the run itself. Each request remembers its *level*, the
-number in flight when it was sent (itself included). The limit is cut to `level - 1` only when the refusals are
-concentrated at and above that level: their recent share there is markedly higher than below it (or, while
-little is known below it, most requests sent there were refused). When fewer in flight fare no better, the 429
-is load-independent: the request waits as the answer asks and is retried, and the limit is kept. A success from
-a level above a load cut, where refusals are not concentrated, shows the cut was wrong: the limit goes back up.
+number in flight when it was sent (itself included; a noisy view of the server's count, as answers in transit
+are still counted). The limit is cut to `level - 1` only when refusals are concentrated at and just above that
+level: their recent share there is markedly higher, beyond chance, than where the server is calmest below it
+(the run of levels from 1 up with the fewest refusals), or, while little is known below it, most requests sent
+there were refused. Only the levels in use count as "above" (up to one past the limit): a server refusing beyond
+K, long ago at 30 in flight, says nothing of a storm's refusals at 6. When fewer in flight fare no better, the 429
+is load-independent: the request waits as the answer asks and is retried, and the limit is kept. Every cut for
+load is a trial (the first refusals of a run come before anything is known below them, and a test run over
+thousands of refusals is wrong now and then): once more requests below it have been answered, it stands if the
+refusals from that level up to the old limit are load by the same test, and is undone if they are not.
 After a load cut the limit probes above it only after a pause that doubles with every probe the server refuses,
 so an overloaded server is asked about its limit rarely, not every round.
 """
@@ -58,24 +63,39 @@ class LoadEvidence:
         level = min(level, len(self.ok) - 1)
         (self.refused if refused else self.ok)[level] += 1.0
 
-    def from_load(self, level: int) -> bool:
-        """Whether refusals at `level` are explained by load: their share at and above it is markedly higher
-        than below it, or, while too little is known below it, most requests there were refused."""
-        level = min(level, len(self.ok) - 1)
-        ok_hi, refused_hi = sum(self.ok[level:]), sum(self.refused[level:])
-        share_hi = refused_hi / max(ok_hi + refused_hi, 1e-9)
-        ok_lo, refused_lo = sum(self.ok[:level]), sum(self.refused[:level])
-        n_hi, n_lo = ok_hi + refused_hi, ok_lo + refused_lo
-        if n_lo < _KNOWN:
-            return share_hi >= _MAJORITY
-        share_lo = refused_lo / n_lo
+    def share(self, low: int, high: int) -> tuple[float, float]:
+        """The refused share of requests sent at levels `low` to `high`, and how many there were."""
+        low, high = max(0, low), min(high, len(self.ok) - 1)
+        ok, refused = sum(self.ok[low : high + 1]), sum(self.refused[low : high + 1])
+        return refused / max(ok + refused, 1e-9), ok + refused
+
+    def _calmest(self, level: int) -> tuple[float, float] | None:
+        """Below `level`, the run of levels from 1 up with the lowest refused share (of those with enough requests
+        to know it): what the server does when it is not loaded. None while too little is known."""
+        best: tuple[float, float] | None = None
+        ok = refused = 0.0
+        for m in range(1, min(level, len(self.ok))):
+            ok, refused = ok + self.ok[m], refused + self.refused[m]
+            if ok + refused >= _KNOWN and (best is None or refused / (ok + refused) < best[0]):
+                best = (refused / (ok + refused), ok + refused)
+        return best
+
+    def judge(self, level: int, top: int) -> str:
+        """Whether refusals at `level` come from load: "load" when their share from there up to `top` (the levels
+        in use: the limit and one above) is markedly and clearly higher than where the server is calmest below
+        it; "suspect" when too little is known below and most requests sent there were refused; else "no"."""
+        share_hi, n_hi = self.share(level, max(level, top))
+        calm = self._calmest(level)
+        if calm is None:
+            return "suspect" if share_hi >= _MAJORITY else "no"
+        share_lo, n_lo = calm
         if share_hi - share_lo < _BETTER:
-            return False
-        # A few refusals where little has been sent are chance (a 30% storm refuses 3 of 4 now and then):
-        # the difference must also be clear of the noise of the counts behind it.
-        pooled = (refused_hi + refused_lo) / (n_hi + n_lo)
+            return "no"
+        # A few refusals where little has been sent are chance (a 30% storm refuses 3 of 3 now and then): the
+        # difference must also be clear of the noise of the counts behind it.
+        pooled = (share_hi * n_hi + share_lo * n_lo) / (n_hi + n_lo)
         noise = math.sqrt(max(pooled * (1 - pooled), 1e-9) * (1 / max(n_hi, 1e-9) + 1 / n_lo))
-        return share_hi - share_lo >= _CLEAR * noise
+        return "load" if share_hi - share_lo >= _CLEAR * noise else "no"
 
 
 class AdaptiveLimit:
@@ -96,7 +116,8 @@ class AdaptiveLimit:
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._last_cut = 0.0
         self._load_cut: int | None = None  # the level of the last cut for load, while it stands
-        self._last_for_load = False  # the last cut was for load (not a budget): a success above it can undo it
+        # A cut for load on trial: (the level refused, the limit before, requests answered below it by then).
+        self._trial: tuple[int, float, float] | None = None
         self._probe_wait = 0  # successes to see at a load cut before probing above it
         self._since_cut = 0
 
@@ -120,6 +141,10 @@ class AdaptiveLimit:
         self.in_flight -= 1
         self._wake()
 
+    def _top(self) -> int:
+        """The highest level in use: one above the limit (where it probes)."""
+        return math.ceil(self.limit) + 1
+
     def _slots(self) -> int:
         return max(1, int(self.limit))
 
@@ -133,9 +158,8 @@ class AdaptiveLimit:
     def succeeded(self, level: int) -> None:
         """A success of a request sent at `level`: grow by one request per round of `limit` successes."""
         self.evidence.record(level, refused=False)
-        if self._last_for_load and level > self.limit and not self.evidence.from_load(level):
-            self.limit = float(min(level, self.maximum))  # the server held more than the cut assumed
-            self._load_cut = None
+        if self._trial is not None:
+            self._end_trial(*self._trial)
         grown = min(float(self.maximum), self.limit + 1 / self.limit)
         if self._load_cut is not None and grown >= self._load_cut + 1:
             self._since_cut += 1
@@ -156,14 +180,29 @@ class AdaptiveLimit:
             self.limit = max(1.0, self.limit / 2)
             self._last_cut = now
             self._load_cut = None
-            self._last_for_load = False
+            self._trial = None
             return True
         self.evidence.record(level, refused=True)
-        if not self.evidence.from_load(level):
+        verdict = self.evidence.judge(level, self._top()) if level > 1 else "no"  # nothing below 1 to compare
+        if verdict == "no":
             return False
         if level <= self.limit:  # a request sent after earlier cuts: the level it was refused at is news
+            before = self.limit if self._trial is None else self._trial[1]
             self._cut_for_load(max(1, level - 1))
+            self._trial = (level, before, self.evidence.share(1, level - 1)[1])
         return True
+
+    def _end_trial(self, refused_at: int, before: float, answered: float) -> None:
+        """A cut for load, once `_KNOWN` more requests below the level refused have been answered: it stands if
+        the refusals from there up to the limit it cut are load, judged again on what is known now, and is undone
+        if they are not (a cut on suspicion, before anything was known below, or a chance one)."""
+        if self.evidence.share(1, refused_at - 1)[1] < answered + _KNOWN:
+            return
+        self._trial = None
+        if self.evidence.judge(refused_at, math.ceil(before)) != "load":
+            self.limit = max(self.limit, before)  # the server held more than the cut assumed
+            self._load_cut = None
+            self._wake()
 
     def _cut_for_load(self, level: int) -> None:
         probing = self._load_cut is not None and level >= self._load_cut
@@ -171,5 +210,4 @@ class AdaptiveLimit:
         self._probe_wait = level * (rounds if rounds is not None else _FIRST_PROBE)
         self._since_cut = 0
         self._load_cut = level
-        self._last_for_load = True
         self.limit = float(min(self.limit, level))

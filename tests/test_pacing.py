@@ -97,13 +97,32 @@ def test_refusals_above_what_the_server_holds_settle_the_limit_there() -> None:
     assert 8 <= limit.limit < 9.01 and refused <= 24 + 8  # the first burst, then a few probes
 
 
-def test_a_load_cut_that_was_wrong_is_undone_by_a_success_above_it() -> None:
+def test_when_the_server_holds_fewer_the_limit_walks_down_to_it() -> None:
+    """Refusals over several levels (the server holds 4; answers in transit blur the levels): each level is
+    judged against where the server is calm, not against the refused levels just below it."""
+    limit = AdaptiveLimit(32)
+    for _ in range(20):
+        for level in range(1, 5):
+            limit.succeeded(level)
+    limit.limit = 8.0  # say it grew there while the server held more
+    refused = 0
+    for _ in range(400):
+        level = max(1, int(limit.limit))
+        refused += _outcome(limit, level, refused=level > 4)
+    assert 4 <= limit.limit < 5.01 and refused <= 12
+
+
+def test_a_cut_on_suspicion_is_undone_once_the_levels_below_fare_no_better() -> None:
+    rng = random.Random(3)
     limit = AdaptiveLimit(32)
     _outcome(limit, 1, refused=False)
-    _outcome(limit, 2, refused=True)  # nothing known yet: suspect, cut to 1
+    _outcome(limit, 2, refused=True)  # nothing known below yet: suspect, cut to 1
     assert limit.limit == 1
-    for level in range(3, 33):
-        _outcome(limit, level, refused=False)
+    for level in range(3, 33):  # the rest of the first burst: 30% refused, as anywhere
+        _outcome(limit, level, refused=rng.random() < 0.3)
+    assert limit.limit < 16
+    for _ in range(12):  # below the level refused: refused as often as anywhere
+        _outcome(limit, 1, refused=rng.random() < 0.3)
     assert limit.limit >= 31
 
 
