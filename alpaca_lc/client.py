@@ -38,7 +38,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_ran
 from alpaca_lc.annotation.parse import ParseError
 from alpaca_lc.calls import ChatRequest, ClientSettings, Completion, PaceReport
 from alpaca_lc.config import Endpoint
-from alpaca_lc.errors import IncompleteError, UsageError
+from alpaca_lc.errors import IncompleteError, ModelNotFound, UsageError
 from alpaca_lc.inflight import AdaptiveLimit
 from alpaca_lc.pacing import Budget, TokenEstimator, parse_duration
 
@@ -161,15 +161,18 @@ class ChatClient:
                 with attempt:
                     return await self._attempt(request)
         except openai.APIStatusError as exc:
-            stop_run = self._stops_the_run(exc)
+            stop_run = self._stops_the_run(exc, request.model)
             if stop_run is None:
                 raise
             self._stopped = self._stopped or stop_run  # nothing more is sent: the run ends with this error
             raise self._stopped from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _stops_the_run(self, exc: openai.APIStatusError) -> IncompleteError | None:
+    def _stops_the_run(self, exc: openai.APIStatusError, model: str) -> IncompleteError | None:
         """The error that ends the whole run, for an answer that every further request would get too."""
+        if isinstance(exc, openai.NotFoundError) and (exc.code == "model_not_found" or "does not exist" in str(exc)):
+            return ModelNotFound(f"the endpoint has no model {model} (model_not_found): "
+                                 f"{self.scrub(_message(exc))}", model)  # fmt: skip
         if isinstance(exc, openai.AuthenticationError) and self._key == PLACEHOLDER_KEY and self._key_env:
             return IncompleteError(f"the endpoint wants an API key (401): set the environment variable {self._key_env}")
         if isinstance(exc, _FATAL):

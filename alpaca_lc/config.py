@@ -88,6 +88,7 @@ class JudgeRunConfig(_Closed):
     """Which judge, which cache, and how hard to push the endpoint."""
 
     judge: str = "weighted_alpaca_eval_gpt4_turbo"
+    judge_model: str | None = None  # another model in place of the judge's own: another instrument
     alpaca_eval_dir: Path | None = None
     cache: Path | None = None
     concurrency: int = Field(default=32, ge=1)
@@ -113,6 +114,7 @@ class AnnotateConfig(_Closed):
     dry_run: bool = False
     output: Path = Path("annotations.json")
     run: JudgeRunConfig = JudgeRunConfig()
+    bridge: Path | None = None  # the judge's bridge to the official scale (`alpaca_lc.bridge`)
 
 
 class EvaluateConfig(_Closed):
@@ -183,6 +185,7 @@ class GateConfig(_Closed):
     subset: str | None = None  # judge only this subset; releases are model outputs
     max_instances: int | None = Field(default=None, ge=1)  # judge AlpacaEval's first N (a smoke test)
     dry_run: bool = False
+    bridge: Path | None = None  # puts --min-lc on the official scale for a successor judge
 
 
 class ReportConfig(_Closed):

@@ -35,3 +35,11 @@ class IncompleteError(AlpacaLCError):
     """Work that could not be finished because of the judge or the endpoint (exit 3)."""
 
     exit_code = 3
+
+
+class ModelNotFound(IncompleteError):
+    """The endpoint has no such model (404 `model_not_found`): retired, misspelled, or not served there."""
+
+    def __init__(self, message: str, model: str) -> None:
+        super().__init__(message)
+        self.model = model

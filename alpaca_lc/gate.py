@@ -235,6 +235,8 @@ def run_gate(config: GateConfig) -> GateResult:
     files = [*zip(config.candidate, pending, strict=True), *zip(config.previous, pending_previous or [], strict=True)]
     notes = check_one_instrument([(str(f), p.instrument) for f, p in files], config.mix_judges, "compare releases")
     notes += calibration_notes(calibration, [p.instrument for _, p in files])
+    if config.min_lc is not None:  # before anything is paid for: --min-lc must be comparable to what is judged
+        _check_scale(pending[0].instrument, config)
     candidate = finish_release(pending, calibration)
     previous = finish_release(pending_previous, calibration) if pending_previous else None
 
@@ -250,6 +252,8 @@ def run_gate(config: GateConfig) -> GateResult:
                                level=level)  # fmt: skip
     checks = [_screening_check(candidate, config)]
     if config.min_lc is not None:
+        lc, scale_notes = _on_official_scale(lc, candidate, pending[0].instrument, config, level)
+        notes += scale_notes
         bounds = (lc.lc_ci_low, lc.lc_ci_high)
         n, k = len(set(candidate.rows.key[~np.isnan(candidate.rows.preference)])), candidate.samples
         checks.append(
@@ -266,6 +270,41 @@ def run_gate(config: GateConfig) -> GateResult:
     exit_code = {"pass": 0, "fail": 1}.get(outcome, 0 if config.on_inconclusive == "pass" else 1)
     return GateResult(outcome, checks, candidate, previous, lc.length_controlled_winrate, (lc.lc_ci_low, lc.lc_ci_high),
                       paired, config.confidence, exit_code, notes)  # fmt: skip
+
+
+def _check_scale(instrument: Instrument, config: GateConfig) -> None:
+    """`--min-lc` is a number on AlpacaEval 2.0's official scale: a successor judge's LC needs its bridge."""
+    from alpaca_lc.bridge import check_successor, read_bridge, reference_instrument
+
+    if config.bridge is not None:
+        check_successor([("the candidate", instrument)], read_bridge(config.bridge))
+    elif not instrument.same_as(reference_instrument()):
+        raise UsageError(
+            f"--min-lc is on AlpacaEval 2.0's official scale and {instrument} is not: give --bridge "
+            "BRIDGE.json fitted for this judge (docs/judge-bridge.md), or gate on --max-drop alone"
+        )
+
+
+def _on_official_scale(
+    lc: LCResult, release: Release, instrument: Instrument, config: GateConfig, level: float
+) -> tuple[LCResult, list[str]]:  # fmt: skip
+    """The candidate's LC on AlpacaEval 2.0's official scale, which `--min-lc` is on: as it is for the official
+    judge (or one that does not name itself), through the bridge for a successor; refused otherwise."""
+    from alpaca_lc.bridge import bridged_row, read_bridge
+
+    if config.bridge is None:
+        return lc, []
+    bridge = read_bridge(config.bridge)
+    row = {"model": release.name, "length_controlled_winrate": lc.length_controlled_winrate,
+           "lc_standard_error": lc.lc_standard_error, "win_rate": release.raw.win_rate,
+           "standard_error": release.raw.standard_error, "avg_length": release.avg_length}  # fmt: skip
+    bridged = bridged_row(row, bridge, level)
+    on_scale = dataclasses.replace(lc, length_controlled_winrate=bridged["length_controlled_winrate"],
+                                   lc_standard_error=bridged["lc_standard_error"], lc_ci_low=bridged["lc_ci_low"],
+                                   lc_ci_high=bridged["lc_ci_high"])  # fmt: skip
+    notes = [f"LC and --min-lc on the official scale: {bridge.label()}"]
+    notes += [f"bridge flag {flag}" for flag in str(bridged["flags"]).split("; ") if flag]
+    return on_scale, notes
 
 
 def _subset_comparison(

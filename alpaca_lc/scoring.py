@@ -283,6 +283,7 @@ class LeaderboardConfig:
     mix_judges: bool = False
     subset: str | None = None  # annotations cover this subset: estimate the full set from them
     outputs: tuple[Path, ...] = ()  # with `subset`: each model's outputs on every instruction
+    bridge: Path | None = None  # a successor judge's rows put on the official scale (`alpaca_lc.bridge`)
 
     def __post_init__(self) -> None:
         if not self.annotations:
@@ -294,11 +295,22 @@ class LeaderboardConfig:
 
 
 def run_leaderboard(config: LeaderboardConfig) -> LeaderboardRun:
-    """Read annotations, resolve the calibration, and score every model.
+    """Read annotations, resolve the calibration, and score every model (with a bridge: on the official scale).
 
     Args:
         config: the leaderboard run's configuration.
     """
+    if config.bridge is None:
+        return _score_leaderboard(config)
+    from alpaca_lc.bridge import bridge_table, read_bridge
+
+    bridge = read_bridge(config.bridge)
+    run = _score_leaderboard(config)
+    table, notes = bridge_table(list(run.table), bridge)
+    return LeaderboardRun(leaderboard_table_rows(table), run.notes + notes)
+
+
+def _score_leaderboard(config: LeaderboardConfig) -> LeaderboardRun:
     if config.subset is not None:
         from alpaca_lc.subset_scoring import run_subset_leaderboard
 

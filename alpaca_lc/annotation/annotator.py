@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 from alpaca_lc.annotation.cache import Judgment, JudgmentCache, pair_key, request_key
 from alpaca_lc.annotation.judge import Judge
-from alpaca_lc.annotation.official import RenderError
+from alpaca_lc.annotation.official import RenderError, retired_or_missing
 from alpaca_lc.annotation.parse import p_first_from_choice, preference_from_p_first
 from alpaca_lc.calls import ChatRequest, ClientSettings, PaceReport
-from alpaca_lc.errors import IncompleteError, InputError, UsageError
+from alpaca_lc.errors import IncompleteError, InputError, ModelNotFound, UsageError
 
 if TYPE_CHECKING:
     from alpaca_lc.client import ChatClient
@@ -238,6 +238,8 @@ async def _judge_all(
             done = await client.complete(
                 ChatRequest(judge.model, messages, judge.decoding, lambda c: p_first_from_choice(c, judge.answer))
             )
+        except ModelNotFound as exc:
+            raise retired_or_missing(exc) from None
         except IncompleteError:
             raise
         except Exception as exc:  # a request that failed for good: logged, left missing, retried next run

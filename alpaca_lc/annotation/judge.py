@@ -136,6 +136,15 @@ class Judge:
         """The completion-token cap of every request."""
         return int(self.decoding.get("max_tokens", 1))
 
+    def with_model(self, model: str) -> Judge:
+        """The same prompt, decoding, order and answer rules with another model: another instrument, named
+        `<name>@<model>` (a successor of a retired judge, say), priced at the model's price where it is known."""
+        price = official.PRICES.get(model)
+        return dataclasses.replace(
+            self, name=f"{self.name}@{model}", model=model,
+            price=self.price if price is None else Price(input_per_million=price[0], output_per_million=price[1]),
+        )  # fmt: skip
+
     @cached_property
     def protocol(self) -> str:
         """Short hash of everything that makes this instrument: model, decoding, prompt, order and answer rules."""
@@ -156,13 +165,19 @@ def prompts_dir() -> Path:
     return Path(env) if env else package_file("prompts")
 
 
-def load_judge(name_or_path: str, alpaca_eval_dir: Path | None = None) -> Judge:
+def load_judge(name_or_path: str, alpaca_eval_dir: Path | None = None, model: str | None = None) -> Judge:
     """Load a judge: a YAML path, one of alpaca-lc's judges by name, or an AlpacaEval evaluator by name.
 
     Args:
         name_or_path: e.g. "weighted_alpaca_eval_gpt4_turbo", "alpaca_lc_pairwise_gpt4_turbo", "judges/x.yaml".
         alpaca_eval_dir: where AlpacaEval's evaluator files are (default: `official.locate`).
+        model: another model in place of the judge's own (`Judge.with_model`).
     """
+    judge = _load_judge(name_or_path, alpaca_eval_dir)
+    return judge if model is None or model == judge.model else judge.with_model(model)
+
+
+def _load_judge(name_or_path: str, alpaca_eval_dir: Path | None) -> Judge:
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml"):
         return _load_own(path)

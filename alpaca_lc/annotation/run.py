@@ -18,6 +18,7 @@ from alpaca_lc.annotation.annotator import Annotated, AnnotateOptions, Pair, Tal
 from alpaca_lc.annotation.cache import Judgment, JudgmentCache, default_cache_path, pair_key
 from alpaca_lc.annotation.judge import Judge, load_judge
 from alpaca_lc.annotation.official import MissingOfficialFiles
+from alpaca_lc.bridge import bridge_table, check_successor, read_bridge
 from alpaca_lc.calibration import Calibration, check_coverage, resolve_calibration
 from alpaca_lc.calls import ClientSettings
 from alpaca_lc.config import AnnotateConfig, CacheImportConfig, EvaluateConfig, JudgeRunConfig
@@ -50,7 +51,9 @@ class ResolvedJudge:
     unavailable: UsageError | None = None
 
 
-def resolve_judge(name: str, cache: JudgmentCache, alpaca_eval_dir: Path | None = None) -> ResolvedJudge:
+def resolve_judge(
+    name: str, cache: JudgmentCache, alpaca_eval_dir: Path | None = None, model: str | None = None
+) -> ResolvedJudge:  # fmt: skip
     """A judge by name or path; an AlpacaEval evaluator whose files are missing, or a judge known only from
     imported judgments, is cache-only.
 
@@ -58,7 +61,11 @@ def resolve_judge(name: str, cache: JudgmentCache, alpaca_eval_dir: Path | None 
         name: the judge's name or YAML path.
         cache: the judgment cache (to recognise imported judges).
         alpaca_eval_dir: where AlpacaEval's evaluator files are, if not installed.
+        model: another model in place of the judge's own (`--judge-model`).
     """
+    if model is not None:  # another instrument: it needs the judge's files, never the cache of the original
+        judge = load_judge(name, alpaca_eval_dir, model)
+        return ResolvedJudge(judge, judge.name, judge.protocol)
     try:
         judge = load_judge(name, alpaca_eval_dir)
     except MissingOfficialFiles as exc:
@@ -178,7 +185,10 @@ def run_annotate(config: AnnotateConfig, pairs: tuple[str, list[Pair]] | None = 
     if pairs is None and config.subset is not None:
         todo = subset_pairs(todo, _resolve_subset(config.subset))
     with JudgmentCache(config.run.cache or default_cache_path()) as cache:
-        found = resolve_judge(config.run.judge, cache, config.run.alpaca_eval_dir)
+        found = resolve_judge(config.run.judge, cache, config.run.alpaca_eval_dir, config.run.judge_model)
+        if config.bridge is not None:  # before anything is paid for: the bridge must read this judge
+            judge = Instrument(found.name, found.protocol)
+            check_successor([(f"judge {found.name}", judge)], read_bridge(config.bridge))
         options = _options(config.run)
         if config.dry_run:
             if found.unavailable is not None:
@@ -200,7 +210,7 @@ def subset_pairs(pairs: list[Pair], subset: Subset) -> list[Pair]:
 def judge_instrument(run: JudgeRunConfig) -> Instrument:
     """The instrument a run's judge is (name and protocol hash), known before anything is judged."""
     with JudgmentCache(run.cache or default_cache_path()) as cache:
-        found = resolve_judge(run.judge, cache, run.alpaca_eval_dir)
+        found = resolve_judge(run.judge, cache, run.alpaca_eval_dir, run.judge_model)
     return Instrument(found.name, found.protocol)
 
 
@@ -235,10 +245,15 @@ def run_evaluate(config: EvaluateConfig) -> EvaluateRun:
     check_coverage(calibration, keys, [str(config.annotate.model_outputs)] * len(pairs), np.arange(1, len(pairs) + 1))
     flags = screen([p.output_2 for p in pairs], [p.output_1 for p in pairs])  # before anything is paid for
     instrument = judge_instrument(config.annotate.run)
-    # Checked before anything is paid for: a leaderboard to rank on must be of the same instrument.
+    bridge = None if config.annotate.bridge is None else read_bridge(config.annotate.bridge)
+    if bridge is not None:
+        check_successor([(name, instrument)], bridge)
+    # Checked before anything is paid for: a leaderboard to rank on must be of the same instrument (a bridged row
+    # is on the official scale: it ranks against official rows, marked as bridged).
     board = None if config.leaderboard is None else read_leaderboard(config.leaderboard, ("length_controlled_winrate",))
     others = board_instruments(board) if board is not None else []
-    notes = check_one_instrument([(name, instrument), *others], config.mix_judges, "rank on one leaderboard")
+    ranked = instrument if bridge is None else bridge.reference
+    notes = check_one_instrument([(name, ranked), *others], config.mix_judges, "rank on one leaderboard")
     notes += calibration_notes(calibration, [instrument])
     subset = None if config.annotate.subset is None else _resolve_subset(config.annotate.subset)
     if subset is not None:  # before anything is paid for: the subset must know every instruction
@@ -257,6 +272,9 @@ def run_evaluate(config: EvaluateConfig) -> EvaluateRun:
         score, subset_notes = _subset_score(name, pairs, annotated, subset, calibration, config)
         table = leaderboard_table([dataclasses.replace(score, instrument=instrument, flags=tuple(flags))])
         notes, estimated = notes + subset_notes[:-1], subset_notes[-1]
+    if bridge is not None:
+        table, bridge_notes = bridge_table(table, bridge)
+        notes += bridge_notes
     rank = _rank(table, board) if board is not None else None
     write_annotations(annotated, folder / "annotations.json")
     write_table(folder / "leaderboard.csv", table, "csv")

@@ -24,6 +24,7 @@ COMMANDS = {
     "correlate": "alpaca_lc.cli.correlate",
     "report": "alpaca_lc.cli.report",
     "subset": "alpaca_lc.cli.subset",
+    "bridge": "alpaca_lc.cli.bridge",
 }
 
 

@@ -36,6 +36,15 @@ _JUDGE_OPTIONS = [
         default=None,
         help="AlpacaEval's evaluators_configs (default: $ALPACA_LC_ALPACA_EVAL_DIR, else the installed alpaca-eval).",
     ),
+    click.option(
+        "--judge-model",
+        default=None,
+        help=(
+            "Another model in place of the judge's own, with the judge's prompt and decoding (a successor of a "
+            "retired judge: e.g. gpt-4.1-2025-04-14 for AlpacaEval 2.0's). Another instrument: --judge X "
+            "--judge-model M is named X@M."
+        ),
+    ),
     click.option("--name", default=None, help="Model name (default: the outputs' generator)."),
     click.option("--concurrency", default=32, show_default=True, type=click.IntRange(min=1)),
     click.option("--timeout", default=60.0, show_default=True, type=click.FloatRange(min=0, min_open=True)),
@@ -53,6 +62,15 @@ _JUDGE_OPTIONS = [
     click.option("--max-cost", default=None, type=click.FloatRange(min=0), help="Stop before spending past USD."),
     click.option("--both-orders", is_flag=True, help="Judge each pair in both orders; report the flip rate."),
     click.option("--dry-run", is_flag=True, help="Estimate calls, tokens and cost from the cache; call nothing."),
+    click.option(
+        "--bridge",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help=(
+            "A bridge file (`bridge fit`) for the judge: results on AlpacaEval 2.0's official scale (refused, before "
+            "anything is paid for, when it was fitted for another judge)."
+        ),
+    ),
     click.option("--cache", type=click.Path(path_type=Path, dir_okay=False), help="Default: $ALPACA_LC_CACHE."),
     click.option("--no-progress", is_flag=True, help="No progress bar (a log gets a few plain lines without it)."),
     eval_set_option,
@@ -70,7 +88,8 @@ def _annotate_config(model_outputs: Path, output: Path, opts: dict[str, Any]) ->
     from alpaca_lc.config import AnnotateConfig, JudgeRunConfig
 
     run = JudgeRunConfig(
-        judge=opts["judge"], alpaca_eval_dir=opts["alpaca_eval_dir"], cache=opts["cache"],
+        judge=opts["judge"], judge_model=opts["judge_model"], alpaca_eval_dir=opts["alpaca_eval_dir"],
+        cache=opts["cache"],
         concurrency=opts["concurrency"], timeout=opts["timeout"], tpm=opts["tpm"], rpm=opts["rpm"],
         stall_timeout=opts["stall_timeout"],
         max_attempts=opts["max_attempts"], max_cost=opts["max_cost"], both_orders=opts["both_orders"],
@@ -79,6 +98,7 @@ def _annotate_config(model_outputs: Path, output: Path, opts: dict[str, Any]) ->
     return AnnotateConfig(
         model_outputs=model_outputs, reference=opts["reference"], eval_set=opts["eval_set"], name=opts["name"],
         max_instances=opts["max_instances"], subset=opts["subset"], dry_run=opts["dry_run"], output=output, run=run,
+        bridge=opts["bridge"],
     )  # fmt: skip
 
 
@@ -177,5 +197,6 @@ def _print_evaluation(run: Any, leaderboard: Path | None) -> None:
     for flag in run.flags:
         click.echo(f"flag {flag.name}: {flag.reason}")
     if run.rank is not None:
-        click.echo(f"rank by LC: {run.rank[0]} of {run.rank[1]} on {leaderboard}")
+        bridged = " (bridged to the official scale)" if "(bridged from " in str(run.table[0].get("judge")) else ""
+        click.echo(f"rank by LC: {run.rank[0]} of {run.rank[1]} on {leaderboard}{bridged}")
     click.echo(f"results in {run.folder}", err=True)

@@ -42,11 +42,12 @@ def gate(ctx: click.Context, candidate: tuple[Path, ...], **opts: Any) -> None:
     from alpaca_lc.jsonio import write_text
     from alpaca_lc.report.gate_report import to_json, to_junit, to_markdown
 
-    run_keys = ("judge", "alpaca_eval_dir", "cache", "concurrency", "timeout", "max_attempts", "tpm", "rpm",
-                "stall_timeout")  # fmt: skip
+    run_keys = ("judge", "judge_model", "alpaca_eval_dir", "cache", "concurrency", "timeout", "max_attempts", "tpm",
+                "rpm", "stall_timeout")  # fmt: skip
     run = JudgeRunConfig(progress=not opts["no_progress"], **{k: opts[k] for k in run_keys})
     keys = ("previous", "min_lc", "max_drop", "confidence", "on_inconclusive", "allow_flagged", "calibration",
-            "bootstrap", "reference", "eval_set", "mix_judges", "subset", "max_instances", "dry_run")  # fmt: skip
+            "bootstrap", "reference", "eval_set", "mix_judges", "subset", "max_instances", "dry_run",
+            "bridge")  # fmt: skip
     config = GateConfig(candidate=candidate, run=run, **{k: opts[k] for k in keys})
     if config.dry_run:
         click.echo(estimate_gate(config).estimate_line())

@@ -27,6 +27,12 @@ from alpaca_lc.cli.options import (
 @subset_option
 @click.option("--outputs", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
               help="With --subset: each model's model_outputs.json (every instruction); repeat it.")  # fmt: skip
+@click.option(
+    "--bridge",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="A bridge file (`bridge fit`): a successor judge's rows on AlpacaEval 2.0's official scale.",
+)
 def leaderboard(
     annotations: tuple[Path, ...],
     output: Path | None,
@@ -38,6 +44,7 @@ def leaderboard(
     mix_judges: bool,
     subset: str | None,
     outputs: tuple[Path, ...],
+    bridge: Path | None,
 ) -> None:
     """Score ANNOTATIONS (annotations.json files, folders of them, parquet/JSONL tables).
 
@@ -58,6 +65,7 @@ def leaderboard(
         mix_judges=mix_judges,
         subset=subset,
         outputs=outputs,
+        bridge=bridge,
     )
     run = run_leaderboard(config)
     for note in run.notes:

@@ -162,7 +162,11 @@ def board_instruments(board: pd.DataFrame) -> list[tuple[str, Instrument]]:
 
     judges = board["judge"] if "judge" in board.columns else pd.Series(None, index=board.index, dtype=object)
     protocols = board.get("judge_protocol", pd.Series(None, index=board.index, dtype=object))
+    # A bridged row ("<judge> (bridged from <successor> by bridge <hash>)") is on its reference judge's scale.
     return [
-        (str(model), Instrument(None if pd.isna(j) else str(j), None if pd.isna(p) else str(p)))
+        (
+            str(model),
+            Instrument(None if pd.isna(j) else str(j).split(" (bridged from ")[0], None if pd.isna(p) else str(p)),
+        )
         for model, j, p in zip(board.index, judges, protocols, strict=True)
     ]

@@ -33,6 +33,7 @@ import json
 import math
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -65,6 +66,9 @@ class Settings:
     budget_retry_after: bool = False
     quota_exhausted: bool = False
     api_key: str = ""  # when set, requests must carry it (401 otherwise); unset: keyless, like a local vLLM
+    missing_models: str = ""  # comma-separated models answered 404 model_not_found (retired ones, say)
+    verdict: str = "hash"  # "hash": a verdict unrelated to the outputs; "relevance": the output that covers more of
+    # the instruction's words tends to win (AlpacaEval's prompt only), so a release that answers nothing loses
 
 
 @dataclass
@@ -106,10 +110,21 @@ class _State:
         self.buckets = {k: Bucket(v, settings.budget_window_s, v, now) for k, v in limits.items() if v > 0}
 
 
-def judge_p_first(messages: list[dict[str, Any]]) -> float:
-    """The server's deterministic verdict: P(first better) from a hash of the request's messages."""
+def judge_p_first(messages: list[dict[str, Any]], verdict: str = "hash") -> float:
+    """The server's deterministic verdict: P(first better) from a hash of the request's messages; with
+    `verdict="relevance"`, moved toward the output covering more of the instruction's words."""
     digest = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).digest()
-    return 0.02 + 0.96 * int.from_bytes(digest[:4], "big") / 2**32
+    p = 0.02 + 0.96 * int.from_bytes(digest[:4], "big") / 2**32
+    text = "".join(str(m.get("content", "")) for m in messages)
+    found = _OFFICIAL_PROMPT.search(text) if verdict == "relevance" else None
+    if found is None:
+        return p
+    words = set(re.findall(r"\w+", found.group(1).lower()))
+    cover = [len(words & set(re.findall(r"\w+", o.lower()))) / max(len(words), 1) for o in found.group(2, 3)]
+    return 1 / (1 + math.exp(-(0.5 * math.log(p / (1 - p)) + 6 * (cover[0] - cover[1]))))
+
+
+_OFFICIAL_PROMPT = re.compile(r'"instruction": """(.*?)""".*?"output": """(.*?)""".*?"output": """(.*?)"""', re.S)
 
 
 def prompt_tokens(body: dict[str, Any]) -> int:
@@ -120,7 +135,7 @@ def prompt_tokens(body: dict[str, Any]) -> int:
 def _completion(body: dict[str, Any], settings: Settings) -> dict[str, Any]:
     messages = body.get("messages", [])
     if body.get("logprobs"):
-        p = judge_p_first(messages)
+        p = judge_p_first(messages, settings.verdict)
         top: list[dict[str, Any]] = [
             {"token": "m", "logprob": math.log(p)},
             {"token": "M", "logprob": math.log(1 - p)},
@@ -226,6 +241,10 @@ async def _completions(request: web.Request) -> web.StreamResponse:
     if s.api_key and request.headers.get("Authorization") != f"Bearer {s.api_key}":
         state.counts["401"] += 1
         return _error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
+    if str(body.get("model")) in s.missing_models.split(","):
+        state.counts["404"] += 1
+        return _error(404, f"The model `{body.get('model')}` does not exist or you do not have access to it.",
+                      "invalid_request_error", "model_not_found")  # fmt: skip
     if s.record:
         with open(s.record, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(body, ensure_ascii=False) + "\n")

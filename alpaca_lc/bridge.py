@@ -1,0 +1,342 @@
+"""Judge bridges: AlpacaEval 2.0's scale from a judge that still exists.
+
+AlpacaEval 2.0's judge (`weighted_alpaca_eval_gpt4_turbo`, on `gpt-4-1106-preview`) was retired by its provider
+on 2026-03-26, yet every published AlpacaEval 2.0 number is on its scale. A bridge maps a successor judge's
+figures onto that scale: it is fitted (`bridge fit`) on a panel of models the successor has judged and whose
+official figures are published, and kept in a small JSON file of numbers and identities, shared like a
+calibration. Applied to a model the successor judged, it gives raw and LC win rates on the official scale with
+intervals that include the model's own sampling error, the fit's uncertainty and the disagreement between the
+two judges the panel showed (`alpaca_lc.stats.bridge`). A bridge only ever reads the successor it was fitted
+for: its instrument (judge name and protocol hash) is in the file and checked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alpaca_lc.errors import InputError, UsageError
+from alpaca_lc.instrument import Instrument, known_protocols
+from alpaca_lc.jsonio import read_json_document, write_json
+from alpaca_lc.scoring import ModelScore
+from alpaca_lc.stats.bridge import (
+    MapFit,
+    Panel,
+    choose_map,
+    logit_percent,
+    logit_variance,
+    outliers,
+    percent_of,
+)
+
+FORMAT = "alpaca-lc-bridge-v1"
+REFERENCE = "weighted_alpaca_eval_gpt4_turbo"
+RETIRED_MODEL = "gpt-4-1106-preview"
+RETIRED_ON = "2026-03-26"
+MIN_PANEL = 4  # models with official figures a bridge needs (a two-coefficient map left one out keeps 2 dof)
+_LENGTH_SLACK = 1.5  # a model's average length this many times beyond the panel's range is outside it
+_LC_SLACK = 5.0  # percentage points beyond the panel's LC range
+
+
+def reference_instrument() -> Instrument:
+    """AlpacaEval 2.0's judge: the instrument every published AlpacaEval 2.0 number is on."""
+    return Instrument(REFERENCE, known_protocols().get(REFERENCE))
+
+
+@dataclass(frozen=True)
+class PanelModel:
+    """One panel model: the successor's figures (percent) and the official ones; `used` is False when it was
+    flagged as disagreeing wildly and left out of the fit."""
+
+    model: str
+    lc: float
+    lc_se: float
+    win_rate: float
+    win_rate_se: float
+    avg_length: float
+    official_lc: float
+    official_win_rate: float
+    used: bool = True
+
+
+@dataclass(frozen=True)
+class Bridge:
+    """A fitted bridge: whose figures it reads, what it maps them to, the panel and the two maps."""
+
+    successor: Instrument
+    reference: Instrument
+    panel: tuple[PanelModel, ...]
+    lc_map: MapFit
+    raw_map: MapFit
+    loo: Mapping[str, Mapping[str, float]]  # target -> map -> mean |error| left one model out, points
+    spec: str
+    calibration: str
+
+    def document(self) -> dict[str, Any]:
+        """The file's content (without its identity)."""
+        return {
+            "format": FORMAT,
+            "successor": {"judge": self.successor.judge, "protocol": self.successor.protocol},
+            "reference": {"judge": self.reference.judge, "protocol": self.reference.protocol},
+            "lc_spec": self.spec, "calibration": self.calibration,
+            "maps": {"length_controlled_winrate": dataclasses.asdict(self.lc_map),
+                     "win_rate": dataclasses.asdict(self.raw_map)},
+            "leave_one_model_out_mean_abs_error": {k: dict(v) for k, v in self.loo.items()},
+            "panel": [dataclasses.asdict(p) for p in self.panel],
+        }  # fmt: skip
+
+    @property
+    def identity(self) -> str:
+        """A short hash of the file's content: rows name the bridge that made them."""
+        canonical = json.dumps(self.document(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+    @property
+    def flagged(self) -> list[str]:
+        """Panel models left out of the fit for disagreeing wildly."""
+        return [p.model for p in self.panel if not p.used]
+
+    def label(self) -> str:
+        """What a bridged row's `judge` says."""
+        return f"{self.reference.judge} (bridged from {self.successor.judge} by bridge {self.identity})"
+
+
+def panel_arrays(panel: Iterable[PanelModel], target: str) -> Panel:
+    """The panel for one target ("lc" or "raw") on the logit scale."""
+    models = list(panel)
+    lc, wr = logit_percent([p.lc for p in models]), logit_percent([p.win_rate for p in models])
+    if target == "lc":
+        own_var = logit_variance([p.lc for p in models], [p.lc_se for p in models])
+        return Panel(lc, wr, logit_percent([p.official_lc for p in models]), own_var)
+    own_var = logit_variance([p.win_rate for p in models], [p.win_rate_se for p in models])
+    return Panel(wr, lc, logit_percent([p.official_win_rate for p in models]), own_var)
+
+
+def fit_bridge(panel: list[PanelModel], successor: Instrument, spec: str, calibration: str) -> Bridge:
+    """Fit both maps on the panel, leaving out the models on which the judges disagree wildly.
+
+    Args:
+        panel: the successor's figures and the official ones, per model.
+        successor: the successor judge's instrument.
+        spec: the LC spec the successor's LC was computed with.
+        calibration: the calibration it was computed with (its source).
+    """
+    if len(panel) < MIN_PANEL:
+        raise UsageError(f"a bridge needs at least {MIN_PANEL} panel models with official figures, got {len(panel)}")
+    wild = outliers(panel_arrays(panel, "lc")) | outliers(panel_arrays(panel, "raw"))
+    kept = [dataclasses.replace(p, used=not w) for p, w in zip(panel, wild.tolist(), strict=True)]
+    used = [p for p in kept if p.used]
+    if len(used) < MIN_PANEL:
+        raise UsageError(f"only {len(used)} panel models agree well enough to fit a bridge (need {MIN_PANEL})")
+    lc_map, lc_loo = choose_map(panel_arrays(used, "lc"))
+    raw_map, raw_loo = choose_map(panel_arrays(used, "raw"))
+    loo = {"length_controlled_winrate": lc_loo, "win_rate": raw_loo}
+    return Bridge(successor, reference_instrument(), tuple(kept), lc_map, raw_map, loo, spec, calibration)
+
+
+def panel_from_scores(scores: list[ModelScore], official: Any) -> tuple[list[PanelModel], list[str]]:
+    """The panel: each scored model that the official leaderboard has LC and raw figures for; and notes on the
+    models left out (no official figures, or the baseline judged against itself).
+
+    Args:
+        scores: the successor's rows, one per model (with bootstrap standard errors where computed).
+        official: the official leaderboard (`report.tables.read_leaderboard`), indexed by model.
+    """
+    panel, skipped = [], []
+    for s in scores:
+        if s.raw.n_draws == s.raw.n_total:  # the baseline against itself: 50 by construction
+            skipped.append(f"{s.model} (the baseline itself)")
+            continue
+        row = official.loc[s.model] if s.model in official.index else None
+        lc_o = None if row is None else _number(row.get("length_controlled_winrate"))
+        wr_o = None if row is None else _number(row.get("win_rate"))
+        if lc_o is None or wr_o is None:
+            skipped.append(f"{s.model} (no official figures)")
+            continue
+        panel.append(PanelModel(s.model, s.lc.length_controlled_winrate, s.lc.lc_standard_error, s.raw.win_rate,
+                                s.raw.standard_error, float(s.avg_length), lc_o, wr_o))  # fmt: skip
+    return panel, skipped
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def write_bridge(path: Path, bridge: Bridge) -> None:
+    """Write the bridge file (numbers and identities only)."""
+    write_json(path, {**bridge.document(), "identity": bridge.identity})
+
+
+def read_bridge(path: Path) -> Bridge:
+    """Read a bridge file; anything else is one InputError naming it.
+
+    Args:
+        path: a file written by `bridge fit`.
+    """
+    data = read_json_document(path, "a bridge file", "no such bridge file")
+    try:
+        if data["format"] != FORMAT:
+            raise InputError(f"not a bridge file of format {FORMAT} (found {data['format']!r})", path=path)
+        maps = data["maps"]
+        bridge = Bridge(
+            Instrument(data["successor"]["judge"], data["successor"]["protocol"]),
+            Instrument(data["reference"]["judge"], data["reference"]["protocol"]),
+            tuple(PanelModel(**p) for p in data["panel"]),
+            _map(maps["length_controlled_winrate"]), _map(maps["win_rate"]),
+            data["leave_one_model_out_mean_abs_error"], str(data["lc_spec"]), str(data["calibration"]),
+        )  # fmt: skip
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"not a bridge file: {type(exc).__name__} {exc}", path=path) from None
+    if data.get("identity") != bridge.identity:
+        raise InputError("the bridge file was changed after it was fitted (its identity does not match)", path=path)
+    return bridge
+
+
+def _map(data: dict[str, Any]) -> MapFit:
+    return MapFit(str(data["kind"]), tuple(float(c) for c in data["coef"]),
+                  tuple(tuple(float(v) for v in row) for row in data["xtx_inv"]), float(data["residual_sd"]),
+                  int(data["dof"]), float(data["panel_var"]))  # fmt: skip
+
+
+def check_successor(instruments: Iterable[tuple[str, Instrument]], bridge: Bridge) -> None:
+    """Refuse (one line) results of another judge than the bridge's successor."""
+    for label, inst in instruments:
+        if not inst.same_as(bridge.successor) or inst.judge is None:
+            raise UsageError(f"the bridge reads {bridge.successor}, but {label} was judged by {inst}: a bridge "
+                             "applies only to the successor judge it was fitted for")  # fmt: skip
+
+
+def bridged_row(row: Mapping[str, Any], bridge: Bridge, level: float = 0.95) -> dict[str, Any]:
+    """A leaderboard row of the successor's, on the official scale: raw and LC win rates with standard errors and
+    the LC interval at `level`, labelled with the bridge, and flagged when the model lies outside the panel.
+
+    Args:
+        row: a leaderboard row (`ModelScore.row()`), judged by the bridge's successor.
+        bridge: the bridge.
+        level: the LC interval's coverage.
+    """
+    out = dict(row)
+    out["judge"], out["judge_protocol"] = bridge.label(), bridge.reference.protocol
+    if row.get("n_draws") is not None and row.get("n_draws") == row.get("n_total"):
+        return out  # the baseline against itself: 50 on any judge's scale
+    lc, wr = float(row["length_controlled_winrate"]), float(row["win_rate"])
+    lc_se, wr_se = _number(row.get("lc_standard_error")), _number(row.get("standard_error"))
+    x_lc, x_wr = float(logit_percent(lc)), float(logit_percent(wr))
+    var_lc = math.nan if lc_se is None else float(logit_variance(lc, lc_se))
+    var_wr = math.nan if wr_se is None else float(logit_variance(wr, wr_se))
+    on_lc = bridge.lc_map.predict(x_lc, x_wr, var_lc, level)
+    on_wr = bridge.raw_map.predict(x_wr, x_lc, var_wr, level)
+    out["length_controlled_winrate"] = float(percent_of(on_lc.estimate))
+    out["lc_standard_error"] = _points(on_lc.estimate, on_lc.se)
+    out["lc_ci_low"], out["lc_ci_high"] = float(percent_of(on_lc.low)), float(percent_of(on_lc.high))
+    out["win_rate"] = float(percent_of(on_wr.estimate))
+    out["standard_error"] = _points(on_wr.estimate, on_wr.se)
+    flags = [f for f in str(row.get("flags") or "").split("; ") if f]
+    out["flags"] = "; ".join(flags + outside_panel(bridge, lc, wr, float(row["avg_length"])))
+    return out
+
+
+def bridge_table(rows: Sequence[Mapping[str, Any]], bridge: Bridge) -> tuple[list[dict[str, Any]], list[str]]:
+    """Leaderboard rows of the bridge's successor on the official scale, and notes saying so (a row of another
+    judge is refused with one line)."""
+    check_successor([(str(r["model"]), Instrument(r.get("judge"), r.get("judge_protocol"))) for r in rows], bridge)
+    notes = [f"BRIDGED to the official scale of {bridge.reference.judge}: {bridge.label()}; intervals include the "
+             f"model's sampling error, the fit's uncertainty and the judges' disagreement on the panel"]  # fmt: skip
+    return [bridged_row(r, bridge) for r in rows], notes
+
+
+def _points(logit: float, se: float) -> float:
+    p = float(percent_of(logit)) / 100
+    return 100 * se * p * (1 - p)
+
+
+def outside_panel(bridge: Bridge, lc: float, win_rate: float, avg_length: float) -> list[str]:
+    """Flags for a model the panel does not speak for: its successor LC or length far outside the panel's range,
+    or a gap between raw and LC win rate unlike any panel model's (its judgments look unlike the panel's)."""
+    used = [p for p in bridge.panel if p.used]
+    flags = []
+    lcs, lengths = [p.lc for p in used], [p.avg_length for p in used]
+    if not min(lcs) - _LC_SLACK <= lc <= max(lcs) + _LC_SLACK:
+        flags.append(f"outside_bridge_panel: successor LC {lc:.1f} beyond the panel's {min(lcs):.1f}-{max(lcs):.1f}")
+    if not min(lengths) / _LENGTH_SLACK <= avg_length <= max(lengths) * _LENGTH_SLACK:
+        flags.append(f"outside_bridge_panel: average length {avg_length:.0f} beyond the panel's "
+                     f"{min(lengths):.0f}-{max(lengths):.0f}")  # fmt: skip
+    gaps = np.array([float(logit_percent(p.win_rate) - logit_percent(p.lc)) for p in used])
+    gap = float(logit_percent(win_rate) - logit_percent(lc))
+    spread = max(float(gaps.std()), 0.1)
+    if not gaps.min() - 2 * spread <= gap <= gaps.max() + 2 * spread:
+        flags.append("unlike_bridge_panel: raw and LC win rates differ unlike any panel model's")
+    return flags
+
+
+@dataclass(frozen=True)
+class BridgeFitConfig:
+    """`alpaca-lc bridge fit`: a successor judge's annotations of a panel, and the official figures for it."""
+
+    annotations: tuple[Path, ...]
+    official: Path
+    output: Path
+    calibration: str = "bundled"
+    bootstrap: int = 200
+    seed: int = 0
+
+
+def run_bridge_fit(config: BridgeFitConfig) -> list[str]:
+    """Score the panel under the successor, fit the bridge, write it; returns lines for the user.
+
+    Args:
+        config: the fit's inputs.
+    """
+    from alpaca_lc.calibration import resolve_calibration
+    from alpaca_lc.instrument import check_one_instrument, instruments_by_model
+    from alpaca_lc.judged import load_judged
+    from alpaca_lc.report.tables import read_leaderboard
+    from alpaca_lc.scoring import score_rows
+
+    official = read_leaderboard(config.official, ("length_controlled_winrate", "win_rate"))
+    rows = load_judged(list(config.annotations))
+    instruments = instruments_by_model(rows)
+    check_one_instrument(instruments.items(), False, "fit one bridge from")
+    successor = next(iter(instruments.values()))
+    if successor.judge is None:
+        raise UsageError("the panel's annotations do not name their judge: a bridge must know whose figures it reads")
+    if successor.same_as(reference_instrument()):
+        raise UsageError(f"the panel was judged by {REFERENCE} itself: its figures need no bridge")
+    calibration = resolve_calibration(config.calibration)
+    scores = score_rows(rows, calibration, n_boot=config.bootstrap, seed=config.seed, instruments=instruments)
+    panel, skipped = panel_from_scores(scores, official)
+    if len(panel) < MIN_PANEL:
+        raise UsageError(f"a bridge needs at least {MIN_PANEL} panel models with official figures in "
+                         f"{config.official}; {len(panel)} of {len(scores)} have them")  # fmt: skip
+    bridge = fit_bridge(panel, successor, "length_controlled_v1", calibration.source)
+    write_bridge(config.output, bridge)
+    return (
+        describe(bridge)
+        + ([f"left out: {', '.join(skipped)}"] if skipped else [])
+        + [f"wrote {config.output} (bridge {bridge.identity})"]
+    )
+
+
+def describe(bridge: Bridge) -> list[str]:
+    """What a bridge is and how well it did on its panel, in a few lines."""
+    used = [p for p in bridge.panel if p.used]
+    lines = [f"bridge from {bridge.successor} to {bridge.reference}: {len(used)} panel models"]
+    if bridge.flagged:
+        lines.append(f"FLAGGED and left out of the fit (the judges disagree far more than on the rest): "
+                     f"{', '.join(bridge.flagged)}")  # fmt: skip
+    for target, fit in (("length_controlled_winrate", bridge.lc_map), ("win_rate", bridge.raw_map)):
+        errors = ", ".join(f"{k} {v:.2f}" for k, v in bridge.loo[target].items())
+        lines.append(f"{target}: map {fit.kind}; leave-one-model-out mean |error| in points: {errors}")
+    return lines
