@@ -286,18 +286,44 @@ class BridgeFitConfig:
     """`alpaca-lc bridge fit`: a successor judge's annotations of a panel, and the official figures for it."""
 
     annotations: tuple[Path, ...]
-    official: Path
+    official: Path | None
     output: Path
     calibration: str = "bundled"
     bootstrap: int = 200
     seed: int = 0
 
 
-def run_bridge_fit(config: BridgeFitConfig) -> list[str]:
+@dataclass(frozen=True)
+class BundledPanel:
+    """A panel shipped with alpaca-lc: models whose outputs are public, with their official figures."""
+
+    name: str
+    description: str
+    outputs: str
+    official: Any  # a DataFrame indexed by model: length_controlled_winrate, win_rate, avg_length
+
+
+def load_panel(name: str) -> BundledPanel:
+    """A bundled panel by name (`alpaca_eval_2`), or a panel file of the same format."""
+    from alpaca_lc import package_file
+
+    path = Path(name) if name.endswith(".json") else package_file("data", f"bridge_panel_{name}.json")
+    data = read_json_document(Path(str(path)), "a panel file", f"no such panel {name!r} (bundled: alpaca_eval_2)")
+    import pandas as pd
+
+    try:
+        official = pd.DataFrame(data["models"]).set_index("model")
+        return BundledPanel(str(data["name"]), str(data["description"]), str(data["outputs"]), official)
+    except (KeyError, TypeError) as exc:
+        raise InputError(f"not a panel file: {exc}", path=path) from None
+
+
+def run_bridge_fit(config: BridgeFitConfig, official: Any = None) -> list[str]:
     """Score the panel under the successor, fit the bridge, write it; returns lines for the user.
 
     Args:
         config: the fit's inputs.
+        official: the official figures already read (a bundled panel's), else read from `config.official`.
     """
     from alpaca_lc.calibration import resolve_calibration
     from alpaca_lc.instrument import check_one_instrument, instruments_by_model
@@ -305,7 +331,10 @@ def run_bridge_fit(config: BridgeFitConfig) -> list[str]:
     from alpaca_lc.report.tables import read_leaderboard
     from alpaca_lc.scoring import score_rows
 
-    official = read_leaderboard(config.official, ("length_controlled_winrate", "win_rate"))
+    if official is None:
+        if config.official is None:
+            raise UsageError("give the official figures: --official LEADERBOARD_CSV (or --panel NAME)")
+        official = read_leaderboard(config.official, ("length_controlled_winrate", "win_rate"))
     rows = load_judged(list(config.annotations))
     instruments = instruments_by_model(rows)
     check_one_instrument(instruments.items(), False, "fit one bridge from")
@@ -318,8 +347,9 @@ def run_bridge_fit(config: BridgeFitConfig) -> list[str]:
     scores = score_rows(rows, calibration, n_boot=config.bootstrap, seed=config.seed, instruments=instruments)
     panel, skipped = panel_from_scores(scores, official)
     if len(panel) < MIN_PANEL:
-        raise UsageError(f"a bridge needs at least {MIN_PANEL} panel models with official figures in "
-                         f"{config.official}; {len(panel)} of {len(scores)} have them")  # fmt: skip
+        where = "the panel" if config.official is None else str(config.official)
+        raise UsageError(f"a bridge needs at least {MIN_PANEL} panel models with official figures in {where}; "
+                         f"{len(panel)} of {len(scores)} have them")  # fmt: skip
     bridge = fit_bridge(panel, successor, "length_controlled_v1", calibration.source)
     write_bridge(config.output, bridge)
     return (

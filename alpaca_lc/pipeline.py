@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alpaca_lc.annotation.annotator import Pair
-from alpaca_lc.annotation.run import EvaluateRun, run_annotate, run_evaluate
-from alpaca_lc.config import EvaluateConfig, GenerateConfig
+from alpaca_lc.annotation.annotator import Pair, Tally
+from alpaca_lc.annotation.run import EvaluateRun, run_annotate, run_evaluate, write_annotations
+from alpaca_lc.bridge import BundledPanel
+from alpaca_lc.config import AnnotateConfig, EvaluateConfig, GenerateConfig
 from alpaca_lc.errors import UsageError
+from alpaca_lc.evalset import load_eval_set
 from alpaca_lc.generation.run import GenerateRun, plan_generation, resolve_model, run_generate_many
 from alpaca_lc.jsonio import write_text
 from alpaca_lc.report.tables import render
@@ -98,3 +100,60 @@ def estimate_models(generates: list[GenerateConfig], evaluate: EvaluateConfig) -
         assert estimate is not None
         lines.append(estimate.estimate_line())
     return lines
+
+
+def judge_panel(
+    panel: BundledPanel, outputs_dir: Path | None, annotate: AnnotateConfig
+) -> tuple[list[Path], list[str]]:
+    """Judge a bridge panel's outputs with the successor judge (`outputs_dir/<model>/model_outputs.json`, AlpacaEval's
+    results layout), writing `outputs_dir/<model>/<judge>/annotations.json`; with `dry_run`, only say what it
+    would take (outputs not at hand are estimated as long as the model's published average length).
+
+    Args:
+        panel: the panel (`bridge.load_panel`).
+        outputs_dir: where the panel models' outputs are.
+        annotate: the judge and run settings (its model_outputs and name are replaced per model).
+    """
+    written: list[Path] = []
+    total = Tally()
+    for model, figures in panel.official.iterrows():
+        found = None if outputs_dir is None else _panel_outputs(outputs_dir, str(model))
+        config = annotate.model_copy(update={"model_outputs": found or Path(f"{model}.json"), "name": str(model)})
+        if found is None and not annotate.dry_run:
+            where = "no --outputs-dir given" if outputs_dir is None else f"none under {outputs_dir}"
+            raise UsageError(f"the outputs of panel model {model} are needed ({where}): put {panel.outputs} at "
+                             f"<dir>/{model}/model_outputs.json and give --outputs-dir <dir>")  # fmt: skip
+        if found is None:
+            run = run_annotate(config, (str(model), _stand_ins(config, str(model), int(figures["avg_length"]))))
+        else:
+            run = run_annotate(config)
+        if run.estimate is not None:
+            total = total + run.estimate
+            continue
+        run.check_complete()
+        assert outputs_dir is not None
+        path = outputs_dir / str(model) / run.judge_name / "annotations.json"
+        write_annotations(run, path)
+        written.append(path)
+    if not annotate.dry_run:
+        return written, []
+    return [], [f"panel {panel.name}: {len(panel.official)} models ({panel.description})", total.estimate_line(),
+                f"at the batch price (half the list price): ~${total.estimated_cost / 2:.2f}"]  # fmt: skip
+
+
+def _panel_outputs(folder: Path, model: str) -> Path | None:
+    for path in (folder / model / "model_outputs.json", folder / f"{model}.json"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _stand_ins(config: AnnotateConfig, model: str, avg_length: int) -> list[Pair]:
+    """Pairs whose model outputs are the baseline's text cut or repeated to the model's average length: what a
+    request would cost, never sent."""
+    items = load_eval_set(config.eval_set).items
+
+    def stand_in(text: str) -> str:
+        return ((text + " ") * (avg_length // max(len(text), 1) + 1))[:avg_length] + " "
+
+    return [Pair(it.instruction, it.output, stand_in(it.output), it.generator, model, it.dataset) for it in items]

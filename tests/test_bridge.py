@@ -179,3 +179,30 @@ def test_successor_panel_bridge_evaluate_leaderboard_gate(shared: Path, tmp_path
         _one_error(empty, 2, "official figures")
         assert not (tmp_path / "c.json").exists() and not (tmp_path / "x.json").exists()
     assert math.isfinite(bridge.lc_map.residual_sd)
+
+
+def test_a_panel_file_is_judged_and_bridged_in_one_command(shared: Path, tmp_path: Path) -> None:
+    """`bridge fit --panel`: the panel's outputs (AlpacaEval's results layout) judged by the successor, then fitted
+    on the panel's own official figures; `--dry-run` says what it would cost, live and batch."""
+    published = pd.read_csv(shared / "published_leaderboard.csv").set_index("model")
+    models = PANEL[1:]
+    figures = published.loc[list(models), ["length_controlled_winrate", "win_rate", "avg_length"]]
+    panel = {"name": "test", "description": "five models", "outputs": "results/<model>/model_outputs.json",
+             "models": figures.reset_index().to_dict(orient="records")}  # fmt: skip
+    (tmp_path / "panel.json").write_text(json.dumps(panel))
+    dry = _cli({**os.environ, "ALPACA_LC_EVAL_SET": str(shared / "eval_set.jsonl"), "OPENAI_API_KEY": "",
+                "ALPACA_LC_CACHE": str(tmp_path / "c.sqlite")}, "bridge", "fit", "--panel", tmp_path / "panel.json",
+               "--judge-model", SUCCESSOR_MODEL, "--dry-run")  # fmt: skip
+    assert dry.returncode == 0 and "dry run: 4025 judgments needed" in dry.stdout and "batch price" in dry.stdout
+    for path in _outputs(shared, tmp_path):
+        if path.stem in models:
+            (tmp_path / "results" / path.stem).mkdir(parents=True)
+            path.rename(tmp_path / "results" / path.stem / "model_outputs.json")
+    with LocalServer(missing_models=RETIRED) as server:
+        done = _cli(_env(server, shared, tmp_path), "bridge", "fit", "--panel", tmp_path / "panel.json",
+                    "--outputs-dir", tmp_path / "results", "--judge-model", SUCCESSOR_MODEL, "--no-progress",
+                    "-o", tmp_path / "b.json")  # fmt: skip
+        judged = server.stats()["successes"]
+    assert done.returncode == 0, done.stderr
+    assert 3900 < judged <= 4025 and len(list((tmp_path / "results").rglob("annotations.json"))) == 5  # less ties
+    assert read_bridge(tmp_path / "b.json").successor.judge == f"{SUCCESSOR}@{SUCCESSOR_MODEL}"

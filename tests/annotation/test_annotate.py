@@ -52,7 +52,8 @@ def test_order_is_seeded_per_instruction_and_undone(
     result = cli("annotate", workspace.outputs, "-o", out, "--max-instances", "60", "--no-progress",
                  "--judge", judge, env=workspace.env(server))  # fmt: skip
     assert result.exit_code == 0, result.output
-    for rec, swapped in zip(json.loads(out.read_text()), shown_first, strict=False):
+    for rec in json.loads(out.read_text()):  # --max-instances: AlpacaEval's 60, not the first 60
+        swapped = order.model_first(rec["instruction"])
         # The server's verdict is P(first shown better); the stored preference must undo the order.
         choice = rec["preference_raw_completion"]
         top = {t["token"]: t["logprob"] for t in choice["logprobs"]["content"][0]["top_logprobs"]}
