@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 import openai
 import orjson
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_random_exponential
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from alpaca_lc.annotation.parse import ParseError
 from alpaca_lc.calls import ChatRequest, ClientSettings, Completion, PaceReport
@@ -47,7 +47,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 _FATAL = (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError)
 _MAX_WAIT = 120.0  # the longest single wait a server may ask for
+_MAX_BACKOFF = 20.0  # the longest backoff after a failure
 MIN_ROUND = 1.0  # the in-flight limit is cut at most once a second (or once per round trip, if longer)
+STUCK_MIN, STUCK_FACTOR = 5.0, 10.0  # a request is stuck after max(5 s, 10 x the running mean latency)
 _TRY_AGAIN = re.compile(r"try again in\s+((?:\d+(?:\.\d+)?(?:ms|h|m|s))+)", re.IGNORECASE)
 # How providers name an exhausted budget in a 429's message (OpenAI: "Rate limit reached for gpt-4o in
 # organization org-... on tokens per min (TPM): Limit 30000, Used ...").
@@ -152,9 +154,13 @@ class ChatClient:
                 return time.monotonic() - self._last_success > self.settings.stall_timeout
             return state.attempt_number - throttled >= self.settings.max_attempts
 
+        def wait(state: RetryCallState) -> float:
+            # Backoff grows with the failures, not with the rate limits waited out between them (a request that
+            # met three 429s and then a 500 waits as after one failure, not after four).
+            return self._wait(state, state.attempt_number - throttled)
+
         retrying = AsyncRetrying(
-            retry=retry_if_exception(_retryable), wait=self._wait, stop=stop, before_sleep=self._count_retry,
-            reraise=True,
+            retry=retry_if_exception(_retryable), wait=wait, stop=stop, before_sleep=self._count_retry, reraise=True,
         )  # fmt: skip
         try:
             async for attempt in retrying:
@@ -195,8 +201,12 @@ class ChatClient:
         max_tokens = int(request.decoding.get("max_tokens") or request.decoding.get("max_completion_tokens") or 0)
         cost = round(raw * estimator.ratio) + max_tokens
         body: dict[str, Any] = {"model": request.model, "messages": request.messages, **request.decoding}
-        async with self.limit as level:
+        # A request in flight far longer than answers take is stuck: it gives its slot back (and goes on until
+        # --timeout), so that hangs run side by side and never hold the run.
+        slot = self.limit.slot(max(STUCK_MIN, STUCK_FACTOR * self._latency))
+        async with slot as level:
             await self.budget.acquire(cost)
+            slot.sent()
             if self._stopped is not None:
                 raise self._stopped
             start = time.perf_counter()
@@ -205,14 +215,14 @@ class ChatClient:
             try:
                 response = await self._openai.post("/chat/completions", cast_to=_HTTP.Response, body=body)
             except openai.APIStatusError as exc:
-                if _throttle(exc):  # refused, not charged: the retry pays when it is admitted
-                    self.budget.refund(cost)
+                if _throttle(exc):
                     self.throttled += 1
-                    self._throttled(exc, level)
-                self.budget.observe(exc.response.headers)
+                    if self._throttled(exc, level):  # refused for budget, not charged: the retry pays when admitted
+                        self.budget.refund(cost)
+                self._observe(exc.response.headers)
                 raise
             latency = time.perf_counter() - start
-        self.budget.observe(response.headers)
+        self._observe(response.headers)
         self._latency = 0.9 * self._latency + 0.1 * latency
         data = _json_body(await response.aread())
         usage = data.get("usage") or {}
@@ -233,31 +243,46 @@ class ChatClient:
         self.tokens_used += prompt_tokens + completion_tokens
         return Completion(value, choices[0], prompt_tokens, completion_tokens, latency)
 
-    def _throttled(self, exc: openai.APIStatusError, level: int) -> None:
-        """Adapt to a rate limit: a cut in flight where fewer requests would be refused, and for an exhausted budget
-        with no rate known to pace by, everyone waits as long as it asks. Any other refusal waits alone (`_wait`):
-        the cut already sends less to a server refusing load, and a load-independent refusal says nothing of the
-        requests beside it."""
+    def _observe(self, headers: Any) -> None:
+        """Learn the budget from an answer's headers; the first time its rate is known, the buckets pace the run
+        and the in-flight cuts made for budget before then are undone (hung requests would hold the slots)."""
+        paced = self.budget.tokens_per_minute is not None
+        self.budget.observe(headers)
+        if not paced and self.budget.tokens_per_minute is not None:
+            self.limit.reset()
+
+    def _throttled(self, exc: openai.APIStatusError, level: int) -> bool:
+        """Adapt to a rate limit; True for one that shows an exhausted budget. Such a one: while the budget's rate
+        is unknown, the in-flight limit is halved and, with nothing to pace by, everyone waits as long as the
+        answer asks; once the buckets know the rate, they pace the requests and the limit is left alone (cutting
+        it would let hung requests hold the few slots left). A refusal without a budget: a cut only where fewer in
+        flight would be refused less (`inflight`); otherwise it waits alone (`_wait`). Its cost stays charged:
+        providers count unsuccessful requests toward the limit, and refunding it would make this run take the
+        server's count for someone else's spending."""
         budget = exhausted_budget(exc.response.headers, _message(exc))
-        self.limit.throttled(max(self._latency, MIN_ROUND), level, budget)
-        if budget and self.budget.tokens_per_minute is None:
+        paced = self.budget.tokens_per_minute is not None
+        if not (budget and paced):
+            self.limit.throttled(max(self._latency, MIN_ROUND), level, budget)
+        if budget and not paced:
             asked = server_wait(exc.response.headers, _message(exc))
             if asked is not None:
                 self.budget.hold(min(asked, _MAX_WAIT))
+        return budget
 
     def _count_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         if exc is not None:
             self.retries[cause_of(exc)] += 1
 
-    def _wait(self, state: RetryCallState) -> float:
-        """For a rate limit, what the server asks (headers, then its message), else backoff with jitter."""
+    def _wait(self, state: RetryCallState, failures: int) -> float:
+        """For a rate limit, what the server asks (headers, then its message), else backoff with jitter over the
+        `failures` so far."""
         exc = state.outcome.exception() if state.outcome else None
         if _throttle(exc) and isinstance(exc, openai.APIStatusError):
             asked = server_wait(exc.response.headers, _message(exc))
             if asked is not None:
                 return min(asked, _MAX_WAIT) * random.uniform(1.0, 1.1)  # a little jitter: no thundering herd
-        return float(wait_random_exponential(multiplier=0.25, max=20)(state))
+        return float(random.uniform(0, min(_MAX_BACKOFF, 0.25 * 2 ** (max(failures, 1) - 1))))  # as tenacity
 
 
 async def gather_or_cancel(coroutines: Iterable[Awaitable[Any]]) -> None:

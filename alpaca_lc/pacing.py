@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 FOREIGN_SECONDS = 10.0  # how far back others' spending is averaged
+FOREIGN_MIN_SECONDS = 1.0  # ...and over how long at least
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 KINDS = ("tokens", "requests")
@@ -119,7 +120,9 @@ class Bucket:
         decay = math.exp(-dt / FOREIGN_SECONDS)
         self._spent = decay * self._spent + spent
         self._over = decay * self._over + dt
-        self.foreign = max(0.0, self._spent / self._over)
+        # Over less than a second, the counts of a run's first burst (charged before the first answer, deducted by
+        # the server after it) would read as thousands of tokens a second spent by others: average over one at least.
+        self.foreign = max(0.0, self._spent / max(self._over, FOREIGN_MIN_SECONDS))
 
 
 class Budget:

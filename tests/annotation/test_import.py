@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 from click.testing import Result
 
+from alpaca_lc.evalset import shuffled_head
 from alpaca_lc.testing.openai_server import LocalServer
 
 from .conftest import API_KEY, Workspace, write_workspace
@@ -80,10 +81,11 @@ def test_imported_judge_reports_missing_instead_of_asking(cli: Cli, tmp_path: Pa
     ws: Workspace = write_workspace(tmp_path, n=20)
     base = json.loads(ws.eval_set.read_text())
     outputs = json.loads(ws.outputs.read_text())
+    chosen = shuffled_head(20, 15)  # the 15 that --max-instances 15 judges, as AlpacaEval picks them
     records = [
-        {"instruction": b["instruction"], "output_1": b["output"], "output_2": o["output"], "generator_2": "test-model",
-         "annotator": "old_judge", "preference": 1.25}
-        for b, o in zip(base[:15], outputs[:15], strict=True)
+        {"instruction": base[i]["instruction"], "output_1": base[i]["output"], "output_2": outputs[i]["output"],
+         "generator_2": "test-model", "annotator": "old_judge", "preference": 1.25}
+        for i in chosen
     ]  # fmt: skip
     path = tmp_path / "old.json"
     path.write_text(json.dumps(records))

@@ -13,6 +13,7 @@ from click.testing import Result
 from alpaca_lc.annotation import official
 from alpaca_lc.annotation.judge import DEFAULT_JUDGE, load_judge, official_protocols
 from alpaca_lc.errors import InputError
+from alpaca_lc.evalset import shuffled_head
 from alpaca_lc.instrument import known_protocols
 from alpaca_lc.testing.openai_server import LocalServer
 
@@ -95,8 +96,9 @@ def test_unsupported_evaluators_are_one_line(evaluators: Path) -> None:
 
 def test_cache_import_reads_alpaca_eval_own_annotation_cache(cli: Cli, workspace: Workspace, tmp_path: Path) -> None:
     """`annotations_seed0_configs.json`: no model name, -1 for a missing judgment."""
-    base = json.loads(workspace.eval_set.read_text())[:12]
-    outputs = json.loads(workspace.outputs.read_text())[:12]
+    chosen = shuffled_head(805, 12)  # the 12 that --max-instances 12 judges, as AlpacaEval picks them
+    base = [json.loads(workspace.eval_set.read_text())[i] for i in chosen]
+    outputs = [json.loads(workspace.outputs.read_text())[i] for i in chosen]
     records = [{"instruction": b["instruction"], "output_1": b["output"], "output_2": o["output"],
                 "annotator": DEFAULT_JUDGE, "preference": -1 if i == 3 else 1.25,
                 "preference_raw_completion": None, "preference_version": "0.6.6"}
