@@ -49,7 +49,6 @@ _FATAL = (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFo
 _MAX_WAIT = 120.0  # the longest single wait a server may ask for
 _MAX_BACKOFF = 20.0  # the longest backoff after a failure
 MIN_ROUND = 1.0  # the in-flight limit is cut at most once a second (or once per round trip, if longer)
-STUCK_MIN, STUCK_FACTOR = 5.0, 10.0  # a request is stuck after max(5 s, 10 x the running mean latency)
 _TRY_AGAIN = re.compile(r"try again in\s+((?:\d+(?:\.\d+)?(?:ms|h|m|s))+)", re.IGNORECASE)
 # How providers name an exhausted budget in a 429's message (OpenAI: "Rate limit reached for gpt-4o in
 # organization org-... on tokens per min (TPM): Limit 30000, Used ...").
@@ -201,12 +200,8 @@ class ChatClient:
         max_tokens = int(request.decoding.get("max_tokens") or request.decoding.get("max_completion_tokens") or 0)
         cost = round(raw * estimator.ratio) + max_tokens
         body: dict[str, Any] = {"model": request.model, "messages": request.messages, **request.decoding}
-        # A request in flight far longer than answers take is stuck: it gives its slot back (and goes on until
-        # --timeout), so that hangs run side by side and never hold the run.
-        slot = self.limit.slot(max(STUCK_MIN, STUCK_FACTOR * self._latency))
-        async with slot as level:
+        async with self.limit as level:  # a hung request holds its slot for --timeout, one slot, never the run
             await self.budget.acquire(cost)
-            slot.sent()
             if self._stopped is not None:
                 raise self._stopped
             start = time.perf_counter()

@@ -98,36 +98,6 @@ class LoadEvidence:
         return "load" if share_hi - share_lo >= _CLEAR * noise else "no"
 
 
-class Slot:
-    """One request's slot (`AdaptiveLimit.slot`); entering it gives the level it was taken at."""
-
-    def __init__(self, limit: AdaptiveLimit, stuck_after: float) -> None:
-        self._limit = limit
-        self._stuck_after = stuck_after
-        self._timer: asyncio.TimerHandle | None = None
-        self._held = False
-
-    async def __aenter__(self) -> int:
-        level = await self._limit.__aenter__()
-        self._held = True
-        return level
-
-    def sent(self) -> None:
-        """The request is on its way (it no longer waits for budget): from now on it may be stuck."""
-        self._timer = asyncio.get_running_loop().call_later(self._stuck_after, self._give_back)
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._give_back()
-
-    def _give_back(self) -> None:
-        if self._held:
-            self._held = False
-            self._limit.in_flight -= 1
-            self._limit._wake()
-
-
 class AdaptiveLimit:
     """In-flight requests between 1 and `maximum`: additive increase per round of successes; halved on a budget
     rate limit (at most once per round); cut to the level refusals start at when they come from load; kept when
@@ -150,12 +120,6 @@ class AdaptiveLimit:
         self._trial: tuple[int, float, float] | None = None
         self._probe_wait = 0  # successes to see at a load cut before probing above it
         self._since_cut = 0
-
-    def slot(self, stuck_after: float) -> Slot:
-        """A slot for one request, given back when it ends or once it has been in flight `stuck_after` seconds
-        after `Slot.sent`, whichever comes first: a hung request goes on until its timeout, but it holds no slot past
-        `stuck_after`, so hangs never hold the run, however low the limit."""
-        return Slot(self, stuck_after)
 
     async def __aenter__(self) -> int:
         """Wait for a slot; the level it was taken at (requests in flight, this one included)."""

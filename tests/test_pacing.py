@@ -156,30 +156,3 @@ def test_wait_asked_by_a_rate_limited_answer_in_order_of_authority() -> None:
     assert server_wait(exhausted, message) == pytest.approx(1.8)
     assert server_wait(_headers(), message) == pytest.approx(1.234)
     assert server_wait(_headers(), "rate limited") is None  # then: backoff with jitter
-
-
-def test_a_stuck_request_gives_its_slot_back() -> None:
-    """Limit 1 and a request that hangs: the next one is sent once the first is stuck, not after its timeout."""
-
-    async def run() -> float:
-        limit = AdaptiveLimit(1)
-        limit.limit = 1.0
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-
-        async def hang() -> None:
-            slot = limit.slot(stuck_after=0.1)
-            async with slot:
-                slot.sent()
-                await asyncio.sleep(2.0)
-
-        hung = asyncio.ensure_future(hang())
-        await asyncio.sleep(0.01)
-        async with limit.slot(stuck_after=0.1) as level:
-            waited = loop.time() - start
-        hung.cancel()
-        await asyncio.gather(hung, return_exceptions=True)
-        assert level == 1 and limit.in_flight == 0
-        return waited
-
-    assert 0.09 < asyncio.run(run()) < 1.0
