@@ -10,16 +10,17 @@ Two kinds of 429 (or 503) reach a client, and they want opposite answers:
   refusals do not fall, and the few slots left are held by whatever hangs.
 
 So a budget-less refusal is judged by the evidence of the run itself. Each request remembers its *level*, the
-number in flight when it was sent (itself included; a noisy view of the server's count, as answers in transit
-are still counted). The limit is cut to `level - 1` only when refusals are concentrated at and just above that
-level: their recent share there is markedly higher, beyond chance, than where the server is calmest below it
-(the run of levels from 1 up with the fewest refusals), or, while little is known below it, most requests sent
-there were refused. Only the levels in use count as "above" (up to one past the limit): a server refusing beyond
-K, long ago at 30 in flight, says nothing of a storm's refusals at 6. When fewer in flight fare no better, the 429
-is load-independent: the request waits as the answer asks and is retried, and the limit is kept. Every cut for
-load is a trial (the first refusals of a run come before anything is known below them, and a test run over
-thousands of refusals is wrong now and then): once more requests below it have been answered, it stands if the
-refusals from that level up to the old limit are load by the same test, and is undone if they are not.
+number in flight when it was sent (itself included; a noisy view of the server's count, as answers in transit are
+still counted). The limit is cut to `level - 1` only when refusals are concentrated at and just above that level:
+their recent share there is markedly higher, beyond chance, than where the server is calmest below it (the run of
+levels from 1 up with the fewest refusals), or, while little is known below it, most requests sent there were
+refused (a suspicion, undone after 3 s if no answer comes to settle it). Only the levels in use count as "above"
+(up to one past the limit): a server refusing beyond K, long ago at 30 in flight, says nothing of a storm's
+refusals at 6. When fewer in flight fare no better, the 429 is load-independent: the request waits as the answer
+asks and is retried, and the limit is kept. Every cut for load is a trial (the first refusals of a run come before
+anything is known below them, and a test run over thousands of refusals is wrong now and then): once more requests
+below it have been answered, it stands if the refusals from that level up to the old limit are load by the same
+test, and is undone if they are not.
 After a load cut the limit probes above it only after a pause that doubles with every probe the server refuses,
 so an overloaded server is asked about its limit rarely, not every round.
 """
@@ -35,6 +36,7 @@ HALF_LIFE = 30.0  # seconds over which the evidence of refusals by level fades
 _MAJORITY = 0.5  # refused share at and above a level that makes it suspect while nothing is known below it
 _BETTER = 0.25  # how much lower the refused share below a level must be for load to be the cause
 _KNOWN = 8.0  # requests below a level that make its refused share known
+_TRIAL_SECONDS = 3.0  # a cut on suspicion that gets no answers by then is undone
 _CLEAR = 2.5  # standard errors by which the refused share above a level must exceed the share below it
 _FIRST_PROBE = 4  # rounds at a load cut before the first probe above it
 _LAST_PROBE = 64  # the longest pause between probes, in rounds
@@ -190,7 +192,26 @@ class AdaptiveLimit:
             before = self.limit if self._trial is None else self._trial[1]
             self._cut_for_load(max(1, level - 1))
             self._trial = (level, before, self.evidence.share(1, level - 1)[1])
+            if verdict == "suspect":
+                self._expire_later(self._trial)
         return True
+
+    def _expire_later(self, trial: tuple[int, float, float]) -> None:
+        """A cut on suspicion whose trial gets no answers within `_TRIAL_SECONDS` (hung requests holding the
+        slots it left) is undone: a suspicion never holds the run."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # driven outside an event loop (the unit tests): answers end every trial
+            return
+
+        def expire() -> None:
+            if self._trial is trial and self.evidence.share(1, trial[0] - 1)[1] < trial[2] + _KNOWN:
+                self._trial = None
+                self.limit = max(self.limit, trial[1])
+                self._load_cut = None
+                self._wake()
+
+        loop.call_later(_TRIAL_SECONDS, expire)
 
     def reset(self) -> None:
         """Back to `maximum`: the budget cuts made before the run knew its budget's rate, now that the budget's
