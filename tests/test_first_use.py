@@ -4,7 +4,6 @@ AlpacaEval's results layout named by its folders."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -56,9 +55,9 @@ def test_gate_dry_run_needs_no_key(shared: Path, tmp_path: Path) -> None:
     assert "dry run: 1610 judgments needed, 0 cached" in result.stdout  # both releases, 805 each
 
 
-def test_evaluate_a_model_dry_run_needs_no_key(shared: Path, tmp_path: Path) -> None:
+def test_evaluate_a_model_dry_run_needs_no_key(shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env = _keyless(shared, tmp_path)
-    os.chdir(tmp_path)  # the results folder is relative
+    monkeypatch.chdir(tmp_path)  # the results folder is relative
     result = _invoke(env, "evaluate", "--model", "gpt-4o-mini", "--dry-run", "--output-dir", tmp_path / "results")
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.exit_code == 0, result.output
