@@ -19,14 +19,16 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from alpaca_lc.errors import InputError, UsageError
 from alpaca_lc.instrument import Instrument, known_protocols
 from alpaca_lc.jsonio import read_json_document, write_json
-from alpaca_lc.scoring import ModelScore
+
+if TYPE_CHECKING:
+    from alpaca_lc.scoring import ModelScore
 from alpaca_lc.stats.bridge import (
     MapFit,
     Panel,
@@ -282,18 +284,6 @@ def outside_panel(bridge: Bridge, lc: float, win_rate: float, avg_length: float)
 
 
 @dataclass(frozen=True)
-class BridgeFitConfig:
-    """`alpaca-lc bridge fit`: a successor judge's annotations of a panel, and the official figures for it."""
-
-    annotations: tuple[Path, ...]
-    official: Path | None
-    output: Path
-    calibration: str = "bundled"
-    bootstrap: int = 200
-    seed: int = 0
-
-
-@dataclass(frozen=True)
 class BundledPanel:
     """A panel shipped with alpaca-lc: models whose outputs are public, with their official figures."""
 
@@ -316,47 +306,6 @@ def load_panel(name: str) -> BundledPanel:
         return BundledPanel(str(data["name"]), str(data["description"]), str(data["outputs"]), official)
     except (KeyError, TypeError) as exc:
         raise InputError(f"not a panel file: {exc}", path=path) from None
-
-
-def run_bridge_fit(config: BridgeFitConfig, official: Any = None) -> list[str]:
-    """Score the panel under the successor, fit the bridge, write it; returns lines for the user.
-
-    Args:
-        config: the fit's inputs.
-        official: the official figures already read (a bundled panel's), else read from `config.official`.
-    """
-    from alpaca_lc.calibration import resolve_calibration
-    from alpaca_lc.instrument import check_one_instrument, instruments_by_model
-    from alpaca_lc.judged import load_judged
-    from alpaca_lc.report.tables import read_leaderboard
-    from alpaca_lc.scoring import score_rows
-
-    if official is None:
-        if config.official is None:
-            raise UsageError("give the official figures: --official LEADERBOARD_CSV (or --panel NAME)")
-        official = read_leaderboard(config.official, ("length_controlled_winrate", "win_rate"))
-    rows = load_judged(list(config.annotations))
-    instruments = instruments_by_model(rows)
-    check_one_instrument(instruments.items(), False, "fit one bridge from")
-    successor = next(iter(instruments.values()))
-    if successor.judge is None:
-        raise UsageError("the panel's annotations do not name their judge: a bridge must know whose figures it reads")
-    if successor.same_as(reference_instrument()):
-        raise UsageError(f"the panel was judged by {REFERENCE} itself: its figures need no bridge")
-    calibration = resolve_calibration(config.calibration)
-    scores = score_rows(rows, calibration, n_boot=config.bootstrap, seed=config.seed, instruments=instruments)
-    panel, skipped = panel_from_scores(scores, official)
-    if len(panel) < MIN_PANEL:
-        where = "the panel" if config.official is None else str(config.official)
-        raise UsageError(f"a bridge needs at least {MIN_PANEL} panel models with official figures in {where}; "
-                         f"{len(panel)} of {len(scores)} have them")  # fmt: skip
-    bridge = fit_bridge(panel, successor, "length_controlled_v1", calibration.source)
-    write_bridge(config.output, bridge)
-    return (
-        describe(bridge)
-        + ([f"left out: {', '.join(skipped)}"] if skipped else [])
-        + [f"wrote {config.output} (bridge {bridge.identity})"]
-    )
 
 
 def describe(bridge: Bridge) -> list[str]:

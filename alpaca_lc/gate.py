@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import NormalDist
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +26,9 @@ from alpaca_lc.stats.lc import GamedRows, LCResult, ModelRows, length_controlled
 from alpaca_lc.stats.paired import PairedLC, paired_lc
 from alpaca_lc.stats.winrate import RawMetrics, average_length, raw_metrics
 from alpaca_lc.subset import Subset, estimate_model, resolve_subset
+
+if TYPE_CHECKING:
+    from alpaca_lc.bridge import Bridge
 
 
 @dataclass(frozen=True)
@@ -235,8 +239,8 @@ def run_gate(config: GateConfig) -> GateResult:
     files = [*zip(config.candidate, pending, strict=True), *zip(config.previous, pending_previous or [], strict=True)]
     notes = check_one_instrument([(str(f), p.instrument) for f, p in files], config.mix_judges, "compare releases")
     notes += calibration_notes(calibration, [p.instrument for _, p in files])
-    if config.min_lc is not None:  # before anything is paid for: --min-lc must be comparable to what is judged
-        _check_scale(pending[0].instrument, config)
+    # Before anything is paid for: --min-lc must be comparable to what is judged.
+    bridge = _check_scale(pending[0].instrument, config) if config.min_lc is not None else None
     candidate = finish_release(pending, calibration)
     previous = finish_release(pending_previous, calibration) if pending_previous else None
 
@@ -252,8 +256,9 @@ def run_gate(config: GateConfig) -> GateResult:
                                level=level)  # fmt: skip
     checks = [_screening_check(candidate, config)]
     if config.min_lc is not None:
-        lc, scale_notes = _on_official_scale(lc, candidate, pending[0].instrument, config, level)
-        notes += scale_notes
+        if bridge is not None:
+            lc, scale_notes = _on_official_scale(lc, candidate, bridge, level)
+            notes += scale_notes
         bounds = (lc.lc_ci_low, lc.lc_ci_high)
         n, k = len(set(candidate.rows.key[~np.isnan(candidate.rows.preference)])), candidate.samples
         checks.append(
@@ -272,29 +277,27 @@ def run_gate(config: GateConfig) -> GateResult:
                       paired, config.confidence, exit_code, notes)  # fmt: skip
 
 
-def _check_scale(instrument: Instrument, config: GateConfig) -> None:
-    """`--min-lc` is a number on AlpacaEval 2.0's official scale: a successor judge's LC needs its bridge."""
+def _check_scale(instrument: Instrument, config: GateConfig) -> Bridge | None:
+    """`--min-lc` is a number on AlpacaEval 2.0's official scale: a successor judge's LC needs its bridge, which
+    is returned (None for the official judge)."""
     from alpaca_lc.bridge import check_successor, read_bridge, reference_instrument
 
     if config.bridge is not None:
-        check_successor([("the candidate", instrument)], read_bridge(config.bridge))
-    elif not instrument.same_as(reference_instrument()):
+        bridge = read_bridge(config.bridge)
+        check_successor([("the candidate", instrument)], bridge)
+        return bridge
+    if not instrument.same_as(reference_instrument()):
         raise UsageError(
             f"--min-lc is on AlpacaEval 2.0's official scale and {instrument} is not: give --bridge "
             "BRIDGE.json fitted for this judge (docs/judge-bridge.md), or gate on --max-drop alone"
         )
+    return None
 
 
-def _on_official_scale(
-    lc: LCResult, release: Release, instrument: Instrument, config: GateConfig, level: float
-) -> tuple[LCResult, list[str]]:  # fmt: skip
-    """The candidate's LC on AlpacaEval 2.0's official scale, which `--min-lc` is on: as it is for the official
-    judge (or one that does not name itself), through the bridge for a successor; refused otherwise."""
-    from alpaca_lc.bridge import bridged_row, read_bridge
+def _on_official_scale(lc: LCResult, release: Release, bridge: Bridge, level: float) -> tuple[LCResult, list[str]]:
+    """The candidate's LC through its bridge, on AlpacaEval 2.0's official scale (which `--min-lc` is on)."""
+    from alpaca_lc.bridge import bridged_row
 
-    if config.bridge is None:
-        return lc, []
-    bridge = read_bridge(config.bridge)
     row = {"model": release.name, "length_controlled_winrate": lc.length_controlled_winrate,
            "lc_standard_error": lc.lc_standard_error, "win_rate": release.raw.win_rate,
            "standard_error": release.raw.standard_error, "avg_length": release.avg_length}  # fmt: skip

@@ -2,8 +2,9 @@
 
 Two kinds of 429 (or 503) reach a client, and they want opposite answers:
 - A **budget** answer: the headers show an exhausted token or request limit, or the message names one
-  ("Rate limit reached ... tokens per min"). Fewer requests in flight do help: the in-flight limit is halved
-  (once per round) while the budget paces the rest (`pacing.Budget`).
+  ("Rate limit reached ... tokens per min"). Until the budget's rate is known the in-flight limit is halved
+  (once per round); from then on the budget's buckets pace the requests (`pacing.Budget`) and the client
+  leaves the limit alone.
 - An answer with no sign of a budget is either **load** (a server or proxy refusing what is beyond what it can
   hold: the more in flight, the more refusals) or **load-independent** (a provider's bad hour: a share of all
   requests refused whatever their number). Cutting the limit for the second kind only slows the run: its

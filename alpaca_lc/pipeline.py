@@ -1,23 +1,39 @@
-"""The whole pipeline for `evaluate --model`: generate, then annotate and score, under one results folder; with
-several models (a sweep), one combined leaderboard, each model judged as soon as its outputs are complete."""
+"""Drivers that run several stages: `evaluate --model` (generate, then annotate and score, under one results
+folder; with several models, one combined leaderboard, each model judged as soon as its outputs are complete),
+and `bridge fit` (judge a panel, score it, fit the bridge)."""
 
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from alpaca_lc.annotation.annotator import Pair, Tally
 from alpaca_lc.annotation.run import EvaluateRun, run_annotate, run_evaluate, write_annotations
-from alpaca_lc.bridge import BundledPanel
+from alpaca_lc.bridge import (
+    MIN_PANEL,
+    REFERENCE,
+    BundledPanel,
+    describe,
+    fit_bridge,
+    panel_from_scores,
+    reference_instrument,
+    write_bridge,
+)
+from alpaca_lc.calibration import resolve_calibration
 from alpaca_lc.config import AnnotateConfig, EvaluateConfig, GenerateConfig
 from alpaca_lc.errors import UsageError
-from alpaca_lc.evalset import load_eval_set
+from alpaca_lc.evalset import EvalItem, load_eval_set
 from alpaca_lc.generation.run import GenerateRun, plan_generation, resolve_model, run_generate_many
+from alpaca_lc.instrument import check_one_instrument, instruments_by_model
 from alpaca_lc.jsonio import write_text
-from alpaca_lc.report.tables import render
-from alpaca_lc.scoring import leaderboard_table_rows
+from alpaca_lc.judged import load_judged
+from alpaca_lc.report.tables import read_leaderboard, render
+from alpaca_lc.scoring import leaderboard_table_rows, score_rows
 
 
 @dataclass(frozen=True)
@@ -92,10 +108,8 @@ def estimate_models(generates: list[GenerateConfig], evaluate: EvaluateConfig) -
         annotate = evaluate.annotate.model_copy(update={"model_outputs": config.output, "name": plan.model.name})
         if plan.done == len(plan.items):
             estimate = run_evaluate(evaluate.model_copy(update={"annotate": annotate})).annotate.estimate
-        else:  # stand-ins one character longer than the baseline's outputs: never sent, only counted
-            pairs = [Pair(it.instruction, it.output, it.output + " ", it.generator, plan.model.name, it.dataset)
-                     for it in plan.items]  # fmt: skip
-            estimate = run_annotate(annotate, (plan.model.name, pairs)).estimate
+        else:
+            estimate = run_annotate(annotate, (plan.model.name, _stand_ins(plan.items, plan.model.name))).estimate
             lines.append("judging estimated with outputs as long as the baseline's:")
         assert estimate is not None
         lines.append(estimate.estimate_line())
@@ -124,7 +138,8 @@ def judge_panel(
             raise UsageError(f"the outputs of panel model {model} are needed ({where}): put {panel.outputs} at "
                              f"<dir>/{model}/model_outputs.json and give --outputs-dir <dir>")  # fmt: skip
         if found is None:
-            run = run_annotate(config, (str(model), _stand_ins(config, str(model), int(figures["avg_length"]))))
+            items = list(load_eval_set(config.eval_set).items)
+            run = run_annotate(config, (str(model), _stand_ins(items, str(model), int(figures["avg_length"]))))
         else:
             run = run_annotate(config)
         if run.estimate is not None:
@@ -148,12 +163,60 @@ def _panel_outputs(folder: Path, model: str) -> Path | None:
     return None
 
 
-def _stand_ins(config: AnnotateConfig, model: str, avg_length: int) -> list[Pair]:
-    """Pairs whose model outputs are the baseline's text cut or repeated to the model's average length: what a
-    request would cost, never sent."""
-    items = load_eval_set(config.eval_set).items
+def _stand_ins(items: list[EvalItem], model: str, length: int | None = None) -> list[Pair]:
+    """Pairs for estimating what judging outputs not yet at hand would cost (never sent): each model output is
+    the baseline's text cut or repeated to `length` characters (None: as long as the baseline's), plus one space
+    so that no pair counts as identical."""
 
     def stand_in(text: str) -> str:
-        return ((text + " ") * (avg_length // max(len(text), 1) + 1))[:avg_length] + " "
+        return text if length is None else ((text + " ") * (length // max(len(text), 1) + 1))[:length]
 
-    return [Pair(it.instruction, it.output, stand_in(it.output), it.generator, model, it.dataset) for it in items]
+    return [Pair(it.instruction, it.output, stand_in(it.output) + " ", it.generator, model, it.dataset)
+            for it in items]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BridgeFitConfig:
+    """`alpaca-lc bridge fit`: a successor judge's annotations of a panel, and the official figures for it."""
+
+    annotations: tuple[Path, ...]
+    official: Path | None
+    output: Path
+    calibration: str = "bundled"
+    bootstrap: int = 200
+    seed: int = 0
+
+
+def run_bridge_fit(config: BridgeFitConfig, official: pd.DataFrame | None = None) -> list[str]:
+    """Score the panel under the successor, fit the bridge, write it; returns lines for the user.
+
+    Args:
+        config: the fit's inputs.
+        official: the official figures already read (a bundled panel's), else read from `config.official`.
+    """
+    if official is None:
+        if config.official is None:
+            raise UsageError("give the official figures: --official LEADERBOARD_CSV (or --panel NAME)")
+        official = read_leaderboard(config.official, ("length_controlled_winrate", "win_rate"))
+    rows = load_judged(list(config.annotations))
+    instruments = instruments_by_model(rows)
+    check_one_instrument(instruments.items(), False, "fit one bridge from")
+    successor = next(iter(instruments.values()))
+    if successor.judge is None:
+        raise UsageError("the panel's annotations do not name their judge: a bridge must know whose figures it reads")
+    if successor.same_as(reference_instrument()):
+        raise UsageError(f"the panel was judged by {REFERENCE} itself: its figures need no bridge")
+    calibration = resolve_calibration(config.calibration)
+    scores = score_rows(rows, calibration, n_boot=config.bootstrap, seed=config.seed, instruments=instruments)
+    panel, skipped = panel_from_scores(scores, official)
+    if len(panel) < MIN_PANEL:
+        where = "the panel" if config.official is None else str(config.official)
+        raise UsageError(f"a bridge needs at least {MIN_PANEL} panel models with official figures in {where}; "
+                         f"{len(panel)} of {len(scores)} have them")  # fmt: skip
+    bridge = fit_bridge(panel, successor, "length_controlled_v1", calibration.source)
+    write_bridge(config.output, bridge)
+    return (
+        describe(bridge)
+        + ([f"left out: {', '.join(skipped)}"] if skipped else [])
+        + [f"wrote {config.output} (bridge {bridge.identity})"]
+    )

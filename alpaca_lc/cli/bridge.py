@@ -41,7 +41,8 @@ def fit(annotations: tuple[Path, ...], official: Path | None, panel: str | None,
         no_progress: bool, eval_set: Path | None, output: Path | None, calibration: str, bootstrap: int,
         seed: int) -> None:  # fmt: skip
     """Fit a bridge from ANNOTATIONS (a panel of models judged by the successor) to the official figures."""
-    from alpaca_lc.bridge import BridgeFitConfig, load_panel, run_bridge_fit
+    from alpaca_lc.bridge import load_panel
+    from alpaca_lc.pipeline import BridgeFitConfig, run_bridge_fit
 
     if (panel is None) == (not annotations):
         raise click.UsageError("give either ANNOTATIONS or --panel")
