@@ -19,16 +19,13 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from alpaca_lc.errors import InputError, UsageError
 from alpaca_lc.instrument import Instrument, known_protocols
 from alpaca_lc.jsonio import read_json_document, write_json
-
-if TYPE_CHECKING:
-    from alpaca_lc.scoring import ModelScore
 from alpaca_lc.stats.bridge import (
     MapFit,
     Panel,
@@ -144,31 +141,8 @@ def fit_bridge(panel: list[PanelModel], successor: Instrument, spec: str, calibr
     return Bridge(successor, reference_instrument(), tuple(kept), lc_map, raw_map, loo, spec, calibration)
 
 
-def panel_from_scores(scores: list[ModelScore], official: Any) -> tuple[list[PanelModel], list[str]]:
-    """The panel: each scored model that the official leaderboard has LC and raw figures for; and notes on the
-    models left out (no official figures, or the baseline judged against itself).
-
-    Args:
-        scores: the successor's rows, one per model (with bootstrap standard errors where computed).
-        official: the official leaderboard (`report.tables.read_leaderboard`), indexed by model.
-    """
-    panel, skipped = [], []
-    for s in scores:
-        if s.raw.n_draws == s.raw.n_total:  # the baseline against itself: 50 by construction
-            skipped.append(f"{s.model} (the baseline itself)")
-            continue
-        row = official.loc[s.model] if s.model in official.index else None
-        lc_o = None if row is None else _number(row.get("length_controlled_winrate"))
-        wr_o = None if row is None else _number(row.get("win_rate"))
-        if lc_o is None or wr_o is None:
-            skipped.append(f"{s.model} (no official figures)")
-            continue
-        panel.append(PanelModel(s.model, s.lc.length_controlled_winrate, s.lc.lc_standard_error, s.raw.win_rate,
-                                s.raw.standard_error, float(s.avg_length), lc_o, wr_o))  # fmt: skip
-    return panel, skipped
-
-
-def _number(value: Any) -> float | None:
+def number(value: Any) -> float | None:
+    """A table cell as a float; None for a missing, NaN or non-numeric one."""
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -234,7 +208,7 @@ def bridged_row(row: Mapping[str, Any], bridge: Bridge, level: float = 0.95) -> 
     if row.get("n_draws") is not None and row.get("n_draws") == row.get("n_total"):
         return out  # the baseline against itself: 50 on any judge's scale
     lc, wr = float(row["length_controlled_winrate"]), float(row["win_rate"])
-    lc_se, wr_se = _number(row.get("lc_standard_error")), _number(row.get("standard_error"))
+    lc_se, wr_se = number(row.get("lc_standard_error")), number(row.get("standard_error"))
     x_lc, x_wr = float(logit_percent(lc)), float(logit_percent(wr))
     var_lc = math.nan if lc_se is None else float(logit_variance(lc, lc_se))
     var_wr = math.nan if wr_se is None else float(logit_variance(wr, wr_se))

@@ -18,9 +18,10 @@ from alpaca_lc.bridge import (
     MIN_PANEL,
     REFERENCE,
     BundledPanel,
+    PanelModel,
     describe,
     fit_bridge,
-    panel_from_scores,
+    number,
     reference_instrument,
     write_bridge,
 )
@@ -33,7 +34,7 @@ from alpaca_lc.instrument import check_one_instrument, instruments_by_model
 from alpaca_lc.jsonio import write_text
 from alpaca_lc.judged import load_judged
 from alpaca_lc.report.tables import read_leaderboard, render
-from alpaca_lc.scoring import leaderboard_table_rows, score_rows
+from alpaca_lc.scoring import ModelScore, leaderboard_table_rows, score_rows
 
 
 @dataclass(frozen=True)
@@ -220,3 +221,27 @@ def run_bridge_fit(config: BridgeFitConfig, official: pd.DataFrame | None = None
         + ([f"left out: {', '.join(skipped)}"] if skipped else [])
         + [f"wrote {config.output} (bridge {bridge.identity})"]
     )
+
+
+def panel_from_scores(scores: list[ModelScore], official: Any) -> tuple[list[PanelModel], list[str]]:
+    """The panel: each scored model that the official leaderboard has LC and raw figures for; and notes on the
+    models left out (no official figures, or the baseline judged against itself).
+
+    Args:
+        scores: the successor's rows, one per model (with bootstrap standard errors where computed).
+        official: the official leaderboard (`report.tables.read_leaderboard`), indexed by model.
+    """
+    panel, skipped = [], []
+    for s in scores:
+        if s.raw.n_draws == s.raw.n_total:  # the baseline against itself: 50 by construction
+            skipped.append(f"{s.model} (the baseline itself)")
+            continue
+        row = official.loc[s.model] if s.model in official.index else None
+        lc_o = None if row is None else number(row.get("length_controlled_winrate"))
+        wr_o = None if row is None else number(row.get("win_rate"))
+        if lc_o is None or wr_o is None:
+            skipped.append(f"{s.model} (no official figures)")
+            continue
+        panel.append(PanelModel(s.model, s.lc.length_controlled_winrate, s.lc.lc_standard_error, s.raw.win_rate,
+                                s.raw.standard_error, float(s.avg_length), lc_o, wr_o))  # fmt: skip
+    return panel, skipped

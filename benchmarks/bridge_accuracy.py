@@ -23,10 +23,11 @@ import numpy as np
 import pandas as pd
 from _common import require_shared
 
-from alpaca_lc.bridge import PanelModel, bridged_row, fit_bridge, panel_from_scores
+from alpaca_lc.bridge import PanelModel, bridged_row, fit_bridge
 from alpaca_lc.calibration import resolve_calibration
 from alpaca_lc.instrument import Instrument
 from alpaca_lc.judged import JudgedRows
+from alpaca_lc.pipeline import panel_from_scores
 from alpaca_lc.records import Annotations, read_annotations
 from alpaca_lc.scoring import ModelScore, score_rows
 
