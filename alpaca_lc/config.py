@@ -114,7 +114,7 @@ class AnnotateConfig(_Closed):
     dry_run: bool = False
     output: Path = Path("annotations.json")
     run: JudgeRunConfig = JudgeRunConfig()
-    bridge: Path | None = None  # the judge's bridge to the official scale (`alpaca_lc.bridge`)
+    bridge: Path | None = None  # the judge's bridge to the official scale (`alpaca_lc.scoring.bridge`)
 
 
 class EvaluateConfig(_Closed):

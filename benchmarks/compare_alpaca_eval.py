@@ -24,16 +24,16 @@ from pathlib import Path
 import pandas as pd
 from _common import ROOT, cli, require_shared, timed
 
-from alpaca_lc.calibration import (
+from alpaca_lc.records.annotations import read_annotations
+from alpaca_lc.records.calibration import (
     OFFICIAL_DIFFICULTY,
     OFFICIAL_GAMED,
     resolve_calibration,
     write_alpaca_eval_calibration,
 )
-from alpaca_lc.evalset import read_eval_set
-from alpaca_lc.judged import JudgedRows
-from alpaca_lc.records import read_annotations
-from alpaca_lc.scoring import score_rows
+from alpaca_lc.records.evalset import read_eval_set
+from alpaca_lc.scoring.judged import JudgedRows
+from alpaca_lc.scoring.leaderboard import score_rows
 from alpaca_lc.testing.alpaca_eval_reference import ensure_venv
 
 WORK = ROOT / "benchmarks" / ".work"

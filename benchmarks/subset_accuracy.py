@@ -25,11 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 from _common import require_shared, section, timed
 
-from alpaca_lc.calibration import Calibration, resolve_calibration
-from alpaca_lc.judged import JudgedRows, load_judged
+from alpaca_lc.records.calibration import Calibration, resolve_calibration
+from alpaca_lc.scoring.judged import JudgedRows, load_judged
+from alpaca_lc.scoring.subset import Matrix, Subset, estimate_model, fit_item_model, judgment_matrix, with_chosen
 from alpaca_lc.stats import irt
 from alpaca_lc.stats.lc import GamedRows, ModelRows, length_controlled
-from alpaca_lc.subset import Matrix, Subset, estimate_model, fit_item_model, judgment_matrix, with_chosen
 
 LEVEL = 0.90
 Z90 = 1.6448536269514722

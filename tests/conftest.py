@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
 
-from alpaca_lc.calibration import Calibration, write_calibration
 from alpaca_lc.cli import main
-from alpaca_lc.records import Annotations, instruction_key
+from alpaca_lc.records.annotations import Annotations, instruction_key
+from alpaca_lc.records.calibration import Calibration, write_calibration
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "alpaca_eval_2"
@@ -39,7 +39,7 @@ def shared() -> Path:
 @pytest.fixture(scope="session")
 def shared_annotations(shared: Path) -> Annotations:
     """The 43 models' real GPT-4-turbo annotations, read by our reader."""
-    from alpaca_lc.records import read_annotations
+    from alpaca_lc.records.annotations import read_annotations
 
     return read_annotations([shared / "annotations.parquet"])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from alpaca_lc import arrowtext
+from alpaca_lc.records import arrowtext
 
 
 def test_numbers_of_any_width_with_nulls_sliced_and_chunked() -> None:

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alpaca_lc.calibration import (
+from alpaca_lc.records.annotations import instruction_key, read_annotations
+from alpaca_lc.records.calibration import (
     OFFICIAL_DIFFICULTY,
     OFFICIAL_GAMED,
     Calibration,
@@ -22,9 +23,8 @@ from alpaca_lc.calibration import (
     resolve_calibration,
     write_alpaca_eval_calibration,
 )
-from alpaca_lc.evalset import HUB_EVAL_FILE, read_eval_set
-from alpaca_lc.records import instruction_key, read_annotations
-from alpaca_lc.scoring import calibrate
+from alpaca_lc.records.evalset import HUB_EVAL_FILE, read_eval_set
+from alpaca_lc.scoring.leaderboard import calibrate
 
 from .conftest import ROOT, Synthetic
 

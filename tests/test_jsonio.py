@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from alpaca_lc.jsonio import write_atomic, write_json
+from alpaca_lc.records.jsonio import write_atomic, write_json
 
 
 def test_a_written_file_has_the_permissions_of_any_new_file(tmp_path: Path) -> None:

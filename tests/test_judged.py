@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alpaca_lc import judged, screening
 from alpaca_lc.errors import InputError
-from alpaca_lc.judged import JudgedRows, load_judged
-from alpaca_lc.records import read_file
+from alpaca_lc.records.annotations import read_file
+from alpaca_lc.scoring import judged, screening
+from alpaca_lc.scoring.judged import JudgedRows, load_judged
 
 from .conftest import Synthetic
 

@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from alpaca_lc.client import exhausted_budget, server_wait
-from alpaca_lc.inflight import AdaptiveLimit
-from alpaca_lc.pacing import Bucket, Budget, parse_duration
+from alpaca_lc.endpoint.client import exhausted_budget, server_wait
+from alpaca_lc.endpoint.inflight import AdaptiveLimit
+from alpaca_lc.endpoint.pacing import Bucket, Budget, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from alpaca_lc.errors import InputError
-from alpaca_lc.records import read_annotations, read_model_outputs
+from alpaca_lc.records.annotations import read_annotations, read_model_outputs
 
 from .conftest import Synthetic
 

@@ -11,8 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from alpaca_lc import screening
-from alpaca_lc.screening import (
+from alpaca_lc.scoring import screening
+from alpaca_lc.scoring.screening import (
     OutputFigures,
     _preview,
     arrow_output_figures,

@@ -16,12 +16,12 @@ from alpaca_lc.annotation.cache import Judgment, JudgmentCache, pair_key, reques
 from alpaca_lc.annotation.judge import Judge
 from alpaca_lc.annotation.official import RenderError, retired_or_missing
 from alpaca_lc.annotation.parse import p_first_from_choice, preference_from_p_first
-from alpaca_lc.calls import ChatRequest, ClientSettings, PaceReport
+from alpaca_lc.endpoint.calls import ChatRequest, ClientSettings, PaceReport
 from alpaca_lc.errors import IncompleteError, InputError, ModelNotFound, UsageError
 
 if TYPE_CHECKING:
-    from alpaca_lc.client import ChatClient
-from alpaca_lc.pacing import TokenEstimator
+    from alpaca_lc.endpoint.client import ChatClient
+from alpaca_lc.endpoint.pacing import TokenEstimator
 from alpaca_lc.progress import Progress
 
 logger = logging.getLogger(__name__)
@@ -217,7 +217,11 @@ def estimate(pairs: list[Pair], judge: Judge, cache: JudgmentCache, options: Ann
 async def _judge_all(
     todo: list[Planned], judge: Judge, cache: JudgmentCache, options: AnnotateOptions, tally: Tally
 ) -> dict[str, Judgment]:
-    from alpaca_lc.client import ChatClient, describe_failure, gather_or_cancel  # only a run that sends requests
+    from alpaca_lc.endpoint.client import (  # only a run that sends requests
+        ChatClient,
+        describe_failure,
+        gather_or_cancel,
+    )
 
     client = ChatClient(judge.endpoint, options.client)
     results: dict[str, Judgment] = {}

@@ -25,7 +25,7 @@ from alpaca_lc.annotation.parse import Answer
 from alpaca_lc.annotation.prompt import load_template
 from alpaca_lc.config import Endpoint, load_yaml_config
 from alpaca_lc.errors import InputError
-from alpaca_lc.instrument import known_protocols
+from alpaca_lc.records.instrument import known_protocols
 
 ENV_PROMPTS = "ALPACA_LC_PROMPTS"
 DEFAULT_JUDGE = "weighted_alpaca_eval_gpt4_turbo"

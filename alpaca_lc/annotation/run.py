@@ -18,24 +18,24 @@ from alpaca_lc.annotation.annotator import Annotated, AnnotateOptions, Pair, Tal
 from alpaca_lc.annotation.cache import Judgment, JudgmentCache, default_cache_path, pair_key
 from alpaca_lc.annotation.judge import Judge, load_judge
 from alpaca_lc.annotation.official import MissingOfficialFiles
-from alpaca_lc.bridge import bridge_table, check_successor, read_bridge
-from alpaca_lc.calibration import Calibration, check_coverage, resolve_calibration
-from alpaca_lc.calls import ClientSettings
 from alpaca_lc.config import AnnotateConfig, CacheImportConfig, EvaluateConfig, JudgeRunConfig
+from alpaca_lc.endpoint.calls import ClientSettings
 from alpaca_lc.errors import IncompleteError, InputError, UsageError
-from alpaca_lc.evalset import load_eval_set, shuffled_head
-from alpaca_lc.instrument import Instrument, check_one_instrument, known_protocols
-from alpaca_lc.jsonio import write_json
-from alpaca_lc.records import Annotations, instruction_keys, read_model_outputs, read_pair_judgments
+from alpaca_lc.records.annotations import Annotations, instruction_keys, read_model_outputs, read_pair_judgments
+from alpaca_lc.records.calibration import Calibration, check_coverage, resolve_calibration
+from alpaca_lc.records.evalset import load_eval_set, shuffled_head
+from alpaca_lc.records.instrument import Instrument, check_one_instrument, known_protocols
+from alpaca_lc.records.jsonio import write_json
 from alpaca_lc.report.tables import board_instruments, read_leaderboard, write_table
-from alpaca_lc.scoring import ModelScore, calibration_notes, leaderboard_table, score_annotations
-from alpaca_lc.screening import Flag, screen
+from alpaca_lc.scoring.bridge import bridge_table, check_successor, read_bridge
+from alpaca_lc.scoring.leaderboard import ModelScore, calibration_notes, leaderboard_table, score_annotations
+from alpaca_lc.scoring.screening import Flag, screen
 from alpaca_lc.stats.lc import ModelRows
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from alpaca_lc.subset import Subset
+    from alpaca_lc.scoring.subset import Subset
 
 logger = logging.getLogger(__name__)
 
@@ -282,7 +282,7 @@ def run_evaluate(config: EvaluateConfig) -> EvaluateRun:
 
 
 def _resolve_subset(choice: str) -> Subset:
-    from alpaca_lc.subset import resolve_subset
+    from alpaca_lc.scoring.subset import resolve_subset
 
     return resolve_subset(choice)
 
@@ -292,7 +292,7 @@ def _subset_score(
     config: EvaluateConfig,
 ) -> tuple[ModelScore, list[str]]:  # fmt: skip
     """The model's row estimated from the subset's judgments and every pair's lengths, and the notes."""
-    from alpaca_lc.subset_scoring import score_subset_model, subset_judge_note
+    from alpaca_lc.scoring.subset_scoring import score_subset_model, subset_judge_note
 
     assert annotated.result is not None
     keys = instruction_keys(p.instruction for p in pairs)

@@ -148,7 +148,7 @@ def evaluate(model_outputs: Path | None, models: tuple[str, ...], generation_see
     """
     from alpaca_lc.annotation.run import run_evaluate
     from alpaca_lc.config import EvaluateConfig
-    from alpaca_lc.pipeline import run_evaluate_models
+    from alpaca_lc.pipeline.sweep import run_evaluate_models
 
     if (model_outputs is None) == (not models):
         raise click.UsageError("give either MODEL_OUTPUTS or --model")
@@ -163,7 +163,7 @@ def evaluate(model_outputs: Path | None, models: tuple[str, ...], generation_see
     progress = {"progress": not opts["no_progress"]}
     generating = [generate_config(m, Path("unused"), generation_seed, opts).model_copy(update=progress) for m in models]
     if opts["dry_run"]:
-        from alpaca_lc.pipeline import estimate_models
+        from alpaca_lc.pipeline.sweep import estimate_models
 
         click.echo("\n".join(estimate_models(generating, config)))
         return

@@ -38,9 +38,9 @@ def gate(ctx: click.Context, candidate: tuple[Path, ...], **opts: Any) -> None:
     all judged and pooled: that averages out judgment noise and narrows the interval.
     """
     from alpaca_lc.config import GateConfig, JudgeRunConfig
-    from alpaca_lc.gate import estimate_gate, run_gate
-    from alpaca_lc.jsonio import write_text
-    from alpaca_lc.report.gate_report import to_json, to_junit, to_markdown
+    from alpaca_lc.records.jsonio import write_text
+    from alpaca_lc.release.gate import estimate_gate, run_gate
+    from alpaca_lc.release.summary import to_json, to_junit, to_markdown
 
     run_keys = ("judge", "judge_model", "alpaca_eval_dir", "cache", "concurrency", "timeout", "max_attempts", "tpm",
                 "rpm", "stall_timeout")  # fmt: skip

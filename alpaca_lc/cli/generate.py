@@ -91,7 +91,7 @@ def generate(
 ) -> None:
     """Generate answers to the eval set's instructions; resumable, finished outputs are kept as they complete."""
     from alpaca_lc.generation.run import run_generate_many
-    from alpaca_lc.pipeline import output_paths
+    from alpaca_lc.pipeline.sweep import output_paths
 
     if len(models) > 1 and output is not None:
         raise click.UsageError("-o names one model's outputs: with several --model, use --output-dir")

@@ -52,7 +52,7 @@ def leaderboard(
     raw and LC win rates are estimated.
     """
     from alpaca_lc.report.tables import render, write_table
-    from alpaca_lc.scoring import LeaderboardConfig, run_leaderboard
+    from alpaca_lc.scoring.leaderboard import LeaderboardConfig, run_leaderboard
 
     if (subset is None) != (not outputs):
         raise click.UsageError("--subset and --outputs go together")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from alpaca_lc.calls import ClientSettings
+from alpaca_lc.endpoint.calls import ClientSettings
 from alpaca_lc.generation.models import ModelConfig
 
 BACKENDS = {

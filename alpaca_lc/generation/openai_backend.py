@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from alpaca_lc.calls import ChatRequest, ClientSettings
-from alpaca_lc.client import ChatClient, describe_failure, gather_or_cancel
 from alpaca_lc.config import Endpoint
+from alpaca_lc.endpoint.calls import ChatRequest, ClientSettings
+from alpaca_lc.endpoint.client import ChatClient, describe_failure, gather_or_cancel
 from alpaca_lc.errors import IncompleteError
 from alpaca_lc.generation.base import Failure, Generation, GenerationRequest, OnResult
 from alpaca_lc.generation.models import ModelConfig

@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from alpaca_lc import __version__
-from alpaca_lc.calls import ClientSettings
 from alpaca_lc.config import Endpoint, GenerateConfig
+from alpaca_lc.endpoint.calls import ClientSettings
 from alpaca_lc.errors import IncompleteError, InputError
-from alpaca_lc.evalset import EvalItem, load_eval_set, shuffled_head
 from alpaca_lc.generation.base import Failure, Generation, GenerationRequest, load_backend
 from alpaca_lc.generation.models import ModelConfig, load_model_config
-from alpaca_lc.jsonio import write_json
 from alpaca_lc.progress import Progress
+from alpaca_lc.records.evalset import EvalItem, load_eval_set, shuffled_head
+from alpaca_lc.records.jsonio import write_json
 
 
 @dataclass

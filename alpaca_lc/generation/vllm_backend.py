@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from alpaca_lc.calls import ClientSettings
+from alpaca_lc.endpoint.calls import ClientSettings
 from alpaca_lc.errors import IncompleteError, UsageError
 from alpaca_lc.generation.base import Generation, GenerationRequest, OnResult
 from alpaca_lc.generation.models import ModelConfig

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
-from alpaca_lc.calls import ClientSettings
 from alpaca_lc.config import Endpoint
+from alpaca_lc.endpoint.calls import ClientSettings
 from alpaca_lc.errors import IncompleteError, UsageError
 from alpaca_lc.generation.base import GenerationRequest, OnResult
 from alpaca_lc.generation.models import ModelConfig

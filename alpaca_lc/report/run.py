@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from alpaca_lc.calibration import resolve_calibration
 from alpaca_lc.config import ReportConfig
-from alpaca_lc.instrument import check_one_instrument, instruments_by_model
-from alpaca_lc.judged import load_judged
+from alpaca_lc.records.calibration import resolve_calibration
+from alpaca_lc.records.instrument import check_one_instrument, instruments_by_model
 from alpaca_lc.report.html import write_html
 from alpaca_lc.report.plots import write_plots
 from alpaca_lc.report.tables import board_instruments, read_leaderboard, write_table
-from alpaca_lc.scoring import leaderboard_table, score_rows
+from alpaca_lc.scoring.judged import load_judged
+from alpaca_lc.scoring.leaderboard import leaderboard_table, score_rows
 
 
 def run_report(config: ReportConfig) -> list[Path]:

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from alpaca_lc.errors import InputError
-from alpaca_lc.instrument import Instrument
-from alpaca_lc.jsonio import write_atomic
+from alpaca_lc.records.instrument import Instrument
+from alpaca_lc.records.jsonio import write_atomic
 
 if TYPE_CHECKING:
     import pandas as pd

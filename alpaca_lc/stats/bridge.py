@@ -16,7 +16,7 @@ one, s * sqrt(1 + x0' (X'X)^-1 x0) with a t quantile (the residual spread of the
 own sampling noise and the between-model disagreement, plus the fit's uncertainty), widened by however much
 more sampling noise the new model's figure has than the panel's had (a subset estimate, say).
 
-Arrays in, numbers out: the files and the scoring are `alpaca_lc/bridge.py`.
+Arrays in, numbers out: the files and the scoring are `alpaca_lc/scoring/bridge.py`.
 """
 
 from __future__ import annotations

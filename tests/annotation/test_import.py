@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 from click.testing import Result
 
-from alpaca_lc.evalset import shuffled_head
+from alpaca_lc.records.evalset import shuffled_head
 from alpaca_lc.testing.openai_server import LocalServer
 
 from .conftest import API_KEY, Workspace, write_workspace

@@ -13,8 +13,8 @@ from click.testing import Result
 from alpaca_lc.annotation import official
 from alpaca_lc.annotation.judge import DEFAULT_JUDGE, load_judge, official_protocols
 from alpaca_lc.errors import InputError
-from alpaca_lc.evalset import shuffled_head
-from alpaca_lc.instrument import known_protocols
+from alpaca_lc.records.evalset import shuffled_head
+from alpaca_lc.records.instrument import known_protocols
 from alpaca_lc.testing.openai_server import LocalServer
 
 from .conftest import Workspace

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from alpaca_lc.jsonio import read_json_records
+from alpaca_lc.records.jsonio import read_json_records
 from alpaca_lc.testing.openai_server import LocalServer
 
 from ..conftest import Synthetic, zero_calibration

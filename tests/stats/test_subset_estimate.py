@@ -10,10 +10,17 @@ import numpy as np
 import pytest
 from click.testing import Result
 
-from alpaca_lc.calibration import resolve_calibration
-from alpaca_lc.judged import JudgedRows, load_judged
+from alpaca_lc.records.calibration import resolve_calibration
+from alpaca_lc.scoring.judged import JudgedRows, load_judged
+from alpaca_lc.scoring.subset import (
+    Matrix,
+    estimate_model,
+    fit_item_model,
+    judgment_matrix,
+    resolve_subset,
+    with_chosen,
+)
 from alpaca_lc.stats.lc import ModelRows, length_controlled
-from alpaca_lc.subset import Matrix, estimate_model, fit_item_model, judgment_matrix, resolve_subset, with_chosen
 
 ROOT = Path(__file__).resolve().parents[2]
 

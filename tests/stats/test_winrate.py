@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from alpaca_lc.records import Annotations
+from alpaca_lc.records.annotations import Annotations
 from alpaca_lc.stats.winrate import average_length, raw_metrics
 
 

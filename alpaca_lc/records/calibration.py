@@ -21,8 +21,8 @@ import numpy.typing as npt
 
 from alpaca_lc import package_file
 from alpaca_lc.errors import InputError
-from alpaca_lc.evalset import EvalSet, download_from_hub, load_eval_set
-from alpaca_lc.jsonio import read_json_document, write_atomic, write_json
+from alpaca_lc.records.evalset import EvalSet, download_from_hub, load_eval_set
+from alpaca_lc.records.jsonio import read_json_document, write_atomic, write_json
 from alpaca_lc.stats.lc import GamedRows, positions_in
 
 if TYPE_CHECKING:

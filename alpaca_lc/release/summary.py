@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from statistics import NormalDist
 from typing import Any
 
-from alpaca_lc.gate import Check, GateResult, Release
+from alpaca_lc.release.gate import Check, GateResult, Release
 
 _BADGE = {"pass": "✅ PASS", "fail": "❌ FAIL", "inconclusive": "⚠️ INCONCLUSIVE"}
 
@@ -111,7 +111,7 @@ def to_junit(result: GateResult) -> str:
     n_failed = sum(failed(c.outcome) for c in result.checks)
     suite = ET.Element("testsuite", name="alpaca-lc gate", tests=str(len(result.checks)), failures=str(n_failed))
     for c in result.checks:
-        case = ET.SubElement(suite, "testcase", classname="alpaca_lc.gate", name=c.name)
+        case = ET.SubElement(suite, "testcase", classname="alpaca_lc.release.gate", name=c.name)
         if failed(c.outcome):
             ET.SubElement(case, "failure", message=f"{c.outcome}: {c.detail}")
         ET.SubElement(case, "system-out").text = f"{c.outcome}: {c.detail}"

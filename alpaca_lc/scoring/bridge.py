@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from alpaca_lc.errors import InputError, UsageError
-from alpaca_lc.instrument import Instrument, known_protocols
-from alpaca_lc.jsonio import read_json_document, write_json
+from alpaca_lc.records.instrument import Instrument, known_protocols
+from alpaca_lc.records.jsonio import read_json_document, write_json
 from alpaca_lc.stats.bridge import (
     MapFit,
     Panel,

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from alpaca_lc import arrowtext
+from alpaca_lc.records import arrowtext
 
 _WHITESPACE = b" \t\n\r\x0b\x0c"
 _ASCII_LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")

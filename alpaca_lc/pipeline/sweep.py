@@ -14,7 +14,15 @@ if TYPE_CHECKING:
 
 from alpaca_lc.annotation.annotator import Pair, Tally
 from alpaca_lc.annotation.run import EvaluateRun, run_annotate, run_evaluate, write_annotations
-from alpaca_lc.bridge import (
+from alpaca_lc.config import AnnotateConfig, EvaluateConfig, GenerateConfig
+from alpaca_lc.errors import UsageError
+from alpaca_lc.generation.run import GenerateRun, plan_generation, resolve_model, run_generate_many
+from alpaca_lc.records.calibration import resolve_calibration
+from alpaca_lc.records.evalset import EvalItem, load_eval_set
+from alpaca_lc.records.instrument import check_one_instrument, instruments_by_model
+from alpaca_lc.records.jsonio import write_text
+from alpaca_lc.report.tables import read_leaderboard, render
+from alpaca_lc.scoring.bridge import (
     MIN_PANEL,
     REFERENCE,
     BundledPanel,
@@ -25,16 +33,8 @@ from alpaca_lc.bridge import (
     reference_instrument,
     write_bridge,
 )
-from alpaca_lc.calibration import resolve_calibration
-from alpaca_lc.config import AnnotateConfig, EvaluateConfig, GenerateConfig
-from alpaca_lc.errors import UsageError
-from alpaca_lc.evalset import EvalItem, load_eval_set
-from alpaca_lc.generation.run import GenerateRun, plan_generation, resolve_model, run_generate_many
-from alpaca_lc.instrument import check_one_instrument, instruments_by_model
-from alpaca_lc.jsonio import write_text
-from alpaca_lc.judged import load_judged
-from alpaca_lc.report.tables import read_leaderboard, render
-from alpaca_lc.scoring import ModelScore, leaderboard_table_rows, score_rows
+from alpaca_lc.scoring.judged import load_judged
+from alpaca_lc.scoring.leaderboard import ModelScore, leaderboard_table_rows, score_rows
 
 
 @dataclass(frozen=True)

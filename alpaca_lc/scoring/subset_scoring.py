@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from alpaca_lc.calibration import Calibration, check_coverage, resolve_calibration
 from alpaca_lc.errors import InputError
-from alpaca_lc.evalset import load_eval_set
-from alpaca_lc.instrument import check_one_instrument, instruments_by_model
-from alpaca_lc.judged import JudgedRows, load_judged
-from alpaca_lc.records import ModelOutput, instruction_keys, read_model_outputs
-from alpaca_lc.scoring import (
+from alpaca_lc.records.annotations import ModelOutput, instruction_keys, read_model_outputs
+from alpaca_lc.records.calibration import Calibration, check_coverage, resolve_calibration
+from alpaca_lc.records.evalset import load_eval_set
+from alpaca_lc.records.instrument import check_one_instrument, instruments_by_model
+from alpaca_lc.scoring.judged import JudgedRows, load_judged
+from alpaca_lc.scoring.leaderboard import (
     LeaderboardConfig,
     LeaderboardRun,
     ModelScore,
@@ -22,10 +22,10 @@ from alpaca_lc.scoring import (
     leaderboard_table,
     model_seed,
 )
-from alpaca_lc.screening import screen
+from alpaca_lc.scoring.screening import screen
+from alpaca_lc.scoring.subset import Subset, estimate_model, fit_subset, judgment_matrix, resolve_subset, write_subset
 from alpaca_lc.stats.lc import GamedRows, ModelRows, positions_in
 from alpaca_lc.stats.winrate import average_length
-from alpaca_lc.subset import Subset, estimate_model, fit_subset, judgment_matrix, resolve_subset, write_subset
 
 if TYPE_CHECKING:
     from alpaca_lc.config import SubsetFitConfig

@@ -26,8 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from alpaca_lc import __version__
-from alpaca_lc.jsonio import write_atomic
-from alpaca_lc.records import (
+from alpaca_lc.records.annotations import (
     Annotations,
     ParquetTexts,
     RowTable,
@@ -38,8 +37,9 @@ from alpaca_lc.records import (
     read_file,
     read_parquet_texts,
 )
-from alpaca_lc.screening import Flag, OutputFigures, arrow_output_figures, output_figures, screen_rows
-from alpaca_lc.twoprocess import map_in_two
+from alpaca_lc.records.jsonio import write_atomic
+from alpaca_lc.scoring.screening import Flag, OutputFigures, arrow_output_figures, output_figures, screen_rows
+from alpaca_lc.scoring.twoprocess import map_in_two
 
 logger = logging.getLogger(__name__)
 

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from alpaca_lc import arrowtext
 from alpaca_lc.errors import InputError
-from alpaca_lc.instrument import known_protocols
-from alpaca_lc.jsonio import read_json_records
+from alpaca_lc.records import arrowtext
+from alpaca_lc.records.instrument import known_protocols
+from alpaca_lc.records.jsonio import read_json_records
 
 if TYPE_CHECKING:
     import pandas as pd

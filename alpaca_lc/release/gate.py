@@ -15,20 +15,20 @@ import numpy.typing as npt
 
 from alpaca_lc.annotation.annotator import Pair, Tally
 from alpaca_lc.annotation.run import build_pairs, judge_instrument, run_annotate, subset_pairs
-from alpaca_lc.calibration import Calibration, check_coverage, resolve_calibration
 from alpaca_lc.config import AnnotateConfig, GateConfig
 from alpaca_lc.errors import InputError, UsageError
-from alpaca_lc.instrument import UNKNOWN, Instrument, check_one_instrument, instruments_by_model
-from alpaca_lc.records import instruction_keys, read_annotations
-from alpaca_lc.scoring import calibration_notes
-from alpaca_lc.screening import Flag, screen
+from alpaca_lc.records.annotations import instruction_keys, read_annotations
+from alpaca_lc.records.calibration import Calibration, check_coverage, resolve_calibration
+from alpaca_lc.records.instrument import UNKNOWN, Instrument, check_one_instrument, instruments_by_model
+from alpaca_lc.scoring.leaderboard import calibration_notes
+from alpaca_lc.scoring.screening import Flag, screen
+from alpaca_lc.scoring.subset import Subset, estimate_model, resolve_subset
 from alpaca_lc.stats.lc import GamedRows, LCResult, ModelRows, length_controlled
 from alpaca_lc.stats.paired import PairedLC, paired_lc
 from alpaca_lc.stats.winrate import RawMetrics, average_length, raw_metrics
-from alpaca_lc.subset import Subset, estimate_model, resolve_subset
 
 if TYPE_CHECKING:
-    from alpaca_lc.bridge import Bridge
+    from alpaca_lc.scoring.bridge import Bridge
 
 
 @dataclass(frozen=True)
@@ -280,7 +280,7 @@ def run_gate(config: GateConfig) -> GateResult:
 def _check_scale(instrument: Instrument, config: GateConfig) -> Bridge | None:
     """`--min-lc` is a number on AlpacaEval 2.0's official scale: a successor judge's LC needs its bridge, which
     is returned (None for the official judge)."""
-    from alpaca_lc.bridge import check_successor, read_bridge, reference_instrument
+    from alpaca_lc.scoring.bridge import check_successor, read_bridge, reference_instrument
 
     if config.bridge is not None:
         bridge = read_bridge(config.bridge)
@@ -296,7 +296,7 @@ def _check_scale(instrument: Instrument, config: GateConfig) -> Bridge | None:
 
 def _on_official_scale(lc: LCResult, release: Release, bridge: Bridge, level: float) -> tuple[LCResult, list[str]]:
     """The candidate's LC through its bridge, on AlpacaEval 2.0's official scale (which `--min-lc` is on)."""
-    from alpaca_lc.bridge import bridged_row
+    from alpaca_lc.scoring.bridge import bridged_row
 
     row = {"model": release.name, "length_controlled_winrate": lc.length_controlled_winrate,
            "lc_standard_error": lc.lc_standard_error, "win_rate": release.raw.win_rate,

@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from alpaca_lc.calibration import Calibration, check_coverage, resolve_calibration, write_calibration
 from alpaca_lc.errors import InputError, UsageError
-from alpaca_lc.evalset import EvalSet, load_eval_set
-from alpaca_lc.instrument import UNKNOWN, Instrument, check_one_instrument, instruments_by_model
-from alpaca_lc.judged import JudgedRows, load_judged
-from alpaca_lc.records import Annotations, instruction_keys, read_annotations
-from alpaca_lc.screening import Flag
+from alpaca_lc.records.annotations import Annotations, instruction_keys, read_annotations
+from alpaca_lc.records.calibration import Calibration, check_coverage, resolve_calibration, write_calibration
+from alpaca_lc.records.evalset import EvalSet, load_eval_set
+from alpaca_lc.records.instrument import UNKNOWN, Instrument, check_one_instrument, instruments_by_model
+from alpaca_lc.scoring.judged import JudgedRows, load_judged
+from alpaca_lc.scoring.screening import Flag
+from alpaca_lc.scoring.twoprocess import map_in_two
 from alpaca_lc.stats.lc import (
     DEFAULT_SPEC,
     SPECS,
@@ -34,7 +35,6 @@ from alpaca_lc.stats.lc import (
     positions_in,
 )
 from alpaca_lc.stats.winrate import RawMetrics, average_length, raw_metrics
-from alpaca_lc.twoprocess import map_in_two
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -283,7 +283,7 @@ class LeaderboardConfig:
     mix_judges: bool = False
     subset: str | None = None  # annotations cover this subset: estimate the full set from them
     outputs: tuple[Path, ...] = ()  # with `subset`: each model's outputs on every instruction
-    bridge: Path | None = None  # a successor judge's rows put on the official scale (`alpaca_lc.bridge`)
+    bridge: Path | None = None  # a successor judge's rows put on the official scale (`alpaca_lc.scoring.bridge`)
 
     def __post_init__(self) -> None:
         if not self.annotations:
@@ -302,7 +302,7 @@ def run_leaderboard(config: LeaderboardConfig) -> LeaderboardRun:
     """
     if config.bridge is None:
         return _score_leaderboard(config)
-    from alpaca_lc.bridge import bridge_table, read_bridge
+    from alpaca_lc.scoring.bridge import bridge_table, read_bridge
 
     bridge = read_bridge(config.bridge)
     run = _score_leaderboard(config)
@@ -312,7 +312,7 @@ def run_leaderboard(config: LeaderboardConfig) -> LeaderboardRun:
 
 def _score_leaderboard(config: LeaderboardConfig) -> LeaderboardRun:
     if config.subset is not None:
-        from alpaca_lc.subset_scoring import run_subset_leaderboard
+        from alpaca_lc.scoring.subset_scoring import run_subset_leaderboard
 
         return run_subset_leaderboard(config)
     annotations = load_judged(list(config.annotations))

@@ -24,8 +24,8 @@ import numpy.typing as npt
 
 from alpaca_lc import package_file
 from alpaca_lc.errors import InputError
-from alpaca_lc.jsonio import read_json_document, write_json
-from alpaca_lc.judged import JudgedRows
+from alpaca_lc.records.jsonio import read_json_document, write_json
+from alpaca_lc.scoring.judged import JudgedRows
 from alpaca_lc.stats import irt
 from alpaca_lc.stats.lc import GamedRows, LCResult, ModelRows, lc_of_targets, length_controlled, positions_in
 from alpaca_lc.stats.winrate import RawMetrics, raw_metrics
