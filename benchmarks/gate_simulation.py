@@ -26,8 +26,8 @@ from _common import require_shared, section
 from scipy.special import expit, logit
 from scipy.stats import norm
 
-from alpaca_lc.records.annotations import instruction_keys
 from alpaca_lc.records.calibration import resolve_calibration
+from alpaca_lc.records.table import instruction_keys
 from alpaca_lc.stats.lc import GamedRows, ModelRows, length_controlled
 from alpaca_lc.stats.paired import paired_lc
 

@@ -15,8 +15,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from alpaca_lc.cli import main
-from alpaca_lc.records.annotations import Annotations, instruction_key
+from alpaca_lc.records.annotations import Annotations
 from alpaca_lc.records.calibration import Calibration, write_calibration
+from alpaca_lc.records.table import instruction_key
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "alpaca_eval_2"

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alpaca_lc.records.annotations import instruction_key, read_annotations
+from alpaca_lc.records.annotations import read_annotations
 from alpaca_lc.records.calibration import (
     OFFICIAL_DIFFICULTY,
     OFFICIAL_GAMED,
@@ -24,6 +24,7 @@ from alpaca_lc.records.calibration import (
     write_alpaca_eval_calibration,
 )
 from alpaca_lc.records.evalset import HUB_EVAL_FILE, read_eval_set
+from alpaca_lc.records.table import instruction_key
 from alpaca_lc.scoring.leaderboard import calibrate
 
 from .conftest import ROOT, Synthetic

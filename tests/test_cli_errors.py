@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from alpaca_lc.records.annotations import instruction_key
 from alpaca_lc.records.calibration import Calibration, write_calibration
+from alpaca_lc.records.table import instruction_key
 
 from .conftest import Synthetic
 

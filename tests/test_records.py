@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from alpaca_lc.errors import InputError
-from alpaca_lc.records.annotations import read_annotations, read_model_outputs
+from alpaca_lc.records.annotations import read_annotations
+from alpaca_lc.records.outputs import read_model_outputs
 
 from .conftest import Synthetic
 

@@ -21,11 +21,13 @@ from alpaca_lc.annotation.official import MissingOfficialFiles
 from alpaca_lc.config import AnnotateConfig, CacheImportConfig, EvaluateConfig, JudgeRunConfig
 from alpaca_lc.endpoint.calls import ClientSettings
 from alpaca_lc.errors import IncompleteError, InputError, UsageError
-from alpaca_lc.records.annotations import Annotations, instruction_keys, read_model_outputs, read_pair_judgments
+from alpaca_lc.records.annotations import Annotations, read_pair_judgments
 from alpaca_lc.records.calibration import Calibration, check_coverage, resolve_calibration
 from alpaca_lc.records.evalset import load_eval_set, shuffled_head
 from alpaca_lc.records.instrument import Instrument, check_one_instrument, known_protocols
 from alpaca_lc.records.jsonio import write_json
+from alpaca_lc.records.outputs import read_model_outputs
+from alpaca_lc.records.table import instruction_keys
 from alpaca_lc.report.tables import board_instruments, read_leaderboard, write_table
 from alpaca_lc.scoring.bridge import bridge_table, check_successor, read_bridge
 from alpaca_lc.scoring.leaderboard import ModelScore, calibration_notes, leaderboard_table, score_annotations

@@ -1,4 +1,4 @@
-"""Record types and readers for what AlpacaEval users already have.
+"""Annotations: AlpacaEval's annotation files, read as columns.
 
 Annotations come as `annotations.json` (old or new metadata schema), folders of them
 (`results/<model>/<judge>/annotations.json`, searched recursively), or parquet/JSONL tables with the same
@@ -10,21 +10,27 @@ the first bad record. The preference is normalised to a float in [1, 2] with NaN
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import numpy as np
-import numpy.typing as npt
 
 from alpaca_lc.errors import InputError
-from alpaca_lc.records import arrowtext
 from alpaca_lc.records.instrument import known_protocols
 from alpaca_lc.records.jsonio import read_json_records
+from alpaca_lc.records.parquet import arrow_columns, parquet_table, plain_text
+from alpaca_lc.records.table import (
+    FloatArray,
+    ObjectArray,
+    RowTable,
+    as_objects,
+    check_duplicates,
+    require_str,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,129 +49,9 @@ ANNOTATION_COLUMNS = [
 ]
 REQUIRED_FIELDS = ("instruction", "output_1", "output_2", "preference")
 TIE = 1.5
-ObjectArray = npt.NDArray[np.object_]
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 _NUMBER = {int, float, type(None)}
 _TEXT = {str}
 _OPTIONAL_TEXT = {str, type(None)}
-
-
-def instruction_key(instruction: str) -> str:
-    """Stable key of an instruction text: what calibrations and caches are keyed by."""
-    return hashlib.sha256(instruction.encode("utf-8")).hexdigest()[:16]
-
-
-def instruction_keys(instructions: Iterable[str]) -> npt.NDArray[np.str_]:
-    """`instruction_key` of every entry, hashing each distinct text once."""
-    values = list(instructions)
-    hashed = {text: instruction_key(text) for text in dict.fromkeys(values)}
-    return np.array([hashed[text] for text in values], dtype="<U16")
-
-
-@dataclass(frozen=True)
-class ModelOutput:
-    """One line of `model_outputs.json`."""
-
-    instruction: str
-    output: str
-    generator: str
-    dataset: str | None = None
-
-
-def read_model_outputs(path: Path, *, name: str | None = None) -> list[ModelOutput]:
-    """Read `model_outputs.json` (or JSONL): `instruction`, `output`, optional `generator`, `dataset`.
-
-    Args:
-        path: the file.
-        name: the generator name to use; defaults to the records' `generator`, else the file's stem.
-    """
-    records = read_json_records(path)
-    outputs: list[ModelOutput] = []
-    seen: dict[str, int] = {}
-    for i, rec in enumerate(records, start=1):
-        instruction = _require_str(rec, "instruction", path, i)
-        output = rec.get("output")
-        if not isinstance(output, str):
-            raise InputError("missing field 'output' (a string)", path=path, record=i)
-        if instruction in seen:
-            raise InputError(f"duplicate instruction (first at record {seen[instruction]})", path=path, record=i)
-        seen[instruction] = i
-        generator = name or rec.get("generator") or path.stem
-        dataset = rec.get("dataset")
-        outputs.append(ModelOutput(instruction, output, str(generator), dataset if isinstance(dataset, str) else None))
-    return outputs
-
-
-@dataclass(frozen=True)
-class RowTable:
-    """Columns of one length, a row per judgment, and where each row came from (`file` indexes `files`, `record`
-    is the 1-based record number in its file). Subclasses add columns (numpy arrays); fields named in `SHARED`
-    are not per row."""
-
-    SHARED: ClassVar[tuple[str, ...]] = ("files",)
-    files: tuple[str, ...]
-    file: IntArray
-    record: IntArray
-    model: ObjectArray
-    annotator: ObjectArray
-    annotator_protocol: ObjectArray
-
-    def __len__(self) -> int:
-        return len(self.record)
-
-    @property
-    def source(self) -> ObjectArray:
-        """The file of each row."""
-        return np.asarray(self.files, dtype=object)[self.file]
-
-    def where(self, row: int) -> tuple[str, int]:
-        """(file, record number) of a row, for messages."""
-        return self.files[int(self.file[row])], int(self.record[row])
-
-    def take(self: _T, idx: npt.ArrayLike) -> _T:
-        """These rows (indices or a boolean mask)."""
-        return replace(self, **{f.name: getattr(self, f.name)[idx] for f in fields(self) if f.name not in self.SHARED})
-
-    def model_codes(self) -> tuple[list[str], IntArray]:
-        """The model names sorted, and each row's model as a position among them (a missing name is "None").
-        Through a dict of the few distinct names: sorting a fixed-width copy of every row's name cost a tenth of
-        a leaderboard's scoring."""
-        models = self.model.tolist()
-        distinct = set(models)
-        names = sorted({str(m) for m in distinct})
-        position = {name: i for i, name in enumerate(names)}
-        code = {m: position[str(m)] for m in distinct}
-        return names, np.fromiter(map(code.__getitem__, models), dtype=np.int64, count=len(models))
-
-    def groups(self) -> list[tuple[str, IntArray]]:
-        """Each model's name and row indices, models sorted by name, rows in reading order."""
-        names, codes = self.model_codes()
-        order = np.argsort(codes, kind="stable")
-        bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
-        return [(str(n), order[bounds[i] : bounds[i + 1]]) for i, n in enumerate(names)]
-
-    @classmethod
-    def concat(cls: type[_T], parts: Sequence[_T]) -> _T:
-        """One table from several (their files renumbered)."""
-        files: list[str] = []
-        offsets = []
-        for part in parts:
-            offsets.append(len(files))
-            files.extend(part.files)
-        columns: dict[str, Any] = {
-            f.name: np.concatenate([getattr(p, f.name) for p in parts])
-            for f in fields(cls) if f.name not in cls.SHARED and f.name != "file"
-        }  # fmt: skip
-        columns["file"] = np.concatenate([p.file + off for p, off in zip(parts, offsets, strict=True)])
-        return cls(**columns, **cls.merged(parts), files=tuple(files))
-
-    @classmethod
-    def merged(cls, parts: Sequence[Any]) -> dict[str, Any]:
-        """The shared fields other than `files` of a concatenation."""
-        return {}
-
-
 _T = TypeVar("_T", bound=RowTable)
 
 
@@ -304,34 +190,8 @@ def _first_missing(records: list[dict[str, Any]], field: str, path: Path) -> Inp
 
 
 def _parquet_columns(path: Path, wanted: Sequence[str]) -> tuple[dict[str, list[Any] | ObjectArray | FloatArray], Any]:
-    table = _parquet_table(path, wanted, _REPEATED)
-    return _arrow_columns(table, wanted), table.to_pylist  # records, built only if an error must be named
-
-
-def _parquet_table(path: Path, wanted: Sequence[str], repeated: Sequence[str]) -> Any:
-    """The wanted columns of a parquet file that has them, `repeated` ones dictionary-encoded: each distinct
-    string becomes one Python object, shared by its rows, instead of a copy per row."""
-    import pyarrow.parquet as pq
-
-    try:
-        present = [c for c in wanted if c in pq.read_schema(path).names]
-        file = pq.ParquetFile(path, read_dictionary=[c for c in repeated if c in present])
-        table = file.read(columns=present)  # columns decoded on all cores
-    except Exception as exc:  # pyarrow raises several unrelated types for a bad file
-        raise InputError(f"cannot read parquet: {exc}", path=path) from None
-    if table.num_rows == 0:
-        raise InputError("empty file", path=path)
-    for field in REQUIRED_FIELDS:
-        if field not in present:
-            raise InputError(f"missing field '{field}'", path=path, record=1)
-    return table
-
-
-def _arrow_columns(table: Any, wanted: Sequence[str]) -> dict[str, list[Any] | ObjectArray | FloatArray]:
-    columns = {c: _arrow_column(table.column(c)) for c in table.column_names}
-    for c in wanted:
-        columns.setdefault(c, np.full(table.num_rows, None, dtype=object))
-    return columns
+    table = parquet_table(path, wanted, _REPEATED, REQUIRED_FIELDS)
+    return arrow_columns(table, wanted), table.to_pylist  # records, built only if an error must be named
 
 
 class ParquetTexts(NamedTuple):
@@ -349,45 +209,18 @@ def read_parquet_texts(path: Path) -> ParquetTexts | None:
     Args:
         path: the parquet file.
     """
-    table = _parquet_table(path, _WANTED, _REPEATED)
+    table = parquet_table(path, _WANTED, _REPEATED, REQUIRED_FIELDS)
     outputs = [table.column(c) for c in ("output_1", "output_2")]
-    if not all(_plain_text(c) for c in outputs):
+    if not all(plain_text(c) for c in outputs):
         return None
-    columns = _arrow_columns(table.drop_columns(["output_1", "output_2"]), _WANTED)
+    columns = arrow_columns(table.drop_columns(["output_1", "output_2"]), _WANTED)
     try:
         return ParquetTexts(_row_fields(columns, path, model_required=True), *outputs)
     except _NeedsRecordWalk:
         return None
 
 
-def _plain_text(column: Any) -> bool:
-    """A text column without nulls, dictionary-encoded or not."""
-    import pyarrow as pa
-
-    kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
-    return (pa.types.is_string(kind) or pa.types.is_large_string(kind)) and column.null_count == 0
-
-
 _REPEATED = ("model", "generator_2", "instruction", "output_1", "annotator", "annotator_protocol")
-
-
-def _arrow_column(column: Any) -> list[Any] | ObjectArray | FloatArray:
-    """A pyarrow column as Python values, numbers as floats (NaN for null). Not through to_numpy: pyarrow's numpy
-    conversion imports pandas."""
-    import pyarrow as pa
-
-    if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):  # a preference column
-        return arrowtext.numbers(column)
-    parts: list[Any] = []
-    for chunk in column.chunks:
-        if isinstance(chunk, pa.DictionaryArray) and chunk.indices.null_count == 0:
-            values = _as_objects(chunk.dictionary.to_pylist())
-            codes, width = chunk.indices, chunk.indices.type.bit_width // 8
-            indices = np.frombuffer(codes.buffers()[1], dtype=f"<i{width}")[codes.offset : codes.offset + len(codes)]
-            parts.append(values[indices])
-        else:
-            parts.append(_as_objects(chunk.to_pylist()))
-    return np.concatenate(parts) if parts else np.empty(0, dtype=object)
 
 
 def _from_columns(columns: dict[str, Any], path: Path, *, raw: bool, model_required: bool) -> Annotations:
@@ -420,26 +253,18 @@ def _row_fields(columns: dict[str, Any], path: Path, *, model_required: bool) ->
     }  # fmt: skip
 
 
-def _as_objects(values: Any) -> ObjectArray:
-    if isinstance(values, np.ndarray) and values.dtype == object:
-        return values
-    out = np.empty(len(values), dtype=object)
-    out[:] = list(values)
-    return out
-
-
 def _text(values: Any) -> ObjectArray:
-    array = _as_objects(values)
+    array = as_objects(values)
     if not set(map(type, array.tolist())) <= _TEXT:
         raise _NeedsRecordWalk
     return array
 
 
 def _optional_text(values: Any) -> ObjectArray:
-    array = _as_objects(values)
+    array = as_objects(values)
     if set(map(type, array.tolist())) <= _OPTIONAL_TEXT:
         return array
-    return _as_objects([v if isinstance(v, str) else None for v in array.tolist()])
+    return as_objects([v if isinstance(v, str) else None for v in array.tolist()])
 
 
 def _results_layout_model(path: Path, columns: dict[str, Any]) -> ObjectArray | None:
@@ -451,19 +276,19 @@ def _results_layout_model(path: Path, columns: dict[str, Any]) -> ObjectArray | 
         return None
     if any(m is not None for m in list(columns["model"])) or set(columns["annotator"]) != {path.parent.name}:
         return None
-    return _as_objects([path.parent.parent.name] * len(columns["instruction"]))
+    return as_objects([path.parent.parent.name] * len(columns["instruction"]))
 
 
 def _model_column(columns: dict[str, Any], required: bool) -> ObjectArray:
-    named = _as_objects(columns["model"])
+    named = as_objects(columns["model"])
     if all(isinstance(m, str) and m for m in set(named.tolist())):  # a table's column: every row names its model
         return named
     model = named.tolist()
-    generator = _as_objects(columns["generator_2"]).tolist()
+    generator = as_objects(columns["generator_2"]).tolist()
     names = [m or g for m, g in zip(model, generator, strict=True)]
     if (required and not set(map(type, names)) <= _TEXT) or (required and "" in names):
         raise _NeedsRecordWalk
-    return _as_objects([n if isinstance(n, str) and n else None for n in names])
+    return as_objects([n if isinstance(n, str) and n else None for n in names])
 
 
 def _preferences(values: Any, *, allow_missing_marker: bool) -> FloatArray:
@@ -491,18 +316,11 @@ def _check_record(rec: dict[str, Any], path: Path, i: int, *, model_required: bo
     model = rec.get("model") or rec.get("generator_2")
     if model_required and (not isinstance(model, str) or not model):
         raise InputError("missing field 'generator_2' (or 'model'): which model was judged", path=path, record=i)
-    _require_str(rec, "instruction", path, i)
-    _require_str(rec, "output_1", path, i, allow_empty=True)
-    _require_str(rec, "output_2", path, i, allow_empty=True)
+    require_str(rec, "instruction", path, i)
+    require_str(rec, "output_1", path, i, allow_empty=True)
+    require_str(rec, "output_2", path, i, allow_empty=True)
     if not (rec["preference"] == -1 and not model_required):
         parse_preference(rec["preference"], path, i)
-
-
-def _require_str(rec: dict[str, Any], field: str, path: Path, i: int, *, allow_empty: bool = False) -> str:
-    value = rec.get(field)
-    if not isinstance(value, str) or (not allow_empty and not value.strip()):
-        raise InputError(f"field '{field}' must be a non-empty string", path=path, record=i)
-    return value
 
 
 def parse_preference(value: Any, path: Path | str, i: int) -> float:
@@ -523,31 +341,3 @@ def parse_preference(value: Any, path: Path | str, i: int) -> float:
             record=i,
         )
     return pref
-
-
-def check_duplicates(table: RowTable, instruction: npt.NDArray[Any]) -> None:
-    """One judgment per (model, instruction): the first repeat is named with where the first one was.
-
-    Args:
-        table: the rows.
-        instruction: what identifies each row's instruction (its text, or its key).
-    """
-    _, model_codes = table.model_codes()
-    values = instruction.tolist()
-    position = {s: i for i, s in enumerate(dict.fromkeys(values))}
-    instruction_codes = np.fromiter(map(position.__getitem__, values), dtype=np.int64, count=len(values))
-    pair = model_codes * (len(position) + 1) + instruction_codes
-    # The usual case, told by a sort: a bare np.unique would import numpy.ma (8 ms) to ask if the array is masked.
-    ordered = np.sort(pair)
-    if not (ordered[1:] == ordered[:-1]).any():
-        return
-    _, first = np.unique(pair, return_index=True)
-    seen = np.zeros(len(pair), dtype=bool)
-    seen[first] = True
-    row = int(np.flatnonzero(~seen)[0])
-    original = int(first[np.searchsorted(np.unique(pair), pair[row])])
-    where, record = table.where(original)
-    path, at = table.where(row)
-    raise InputError(
-        f"duplicate instruction for model '{table.model[row]}' (first at {where} record {record})", path=path, record=at
-    )

@@ -14,8 +14,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from alpaca_lc.errors import InputError
-from alpaca_lc.records.annotations import instruction_key
 from alpaca_lc.records.jsonio import read_json_records
+from alpaca_lc.records.table import instruction_key
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from alpaca_lc import package_file
 from alpaca_lc.errors import UsageError
 
 if TYPE_CHECKING:
-    from alpaca_lc.records.annotations import RowTable
+    from alpaca_lc.records.table import RowTable
 
 MIX_HINT = "--mix-judges ranks them together anyway, marked"
 

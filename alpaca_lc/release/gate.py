@@ -17,9 +17,10 @@ from alpaca_lc.annotation.annotator import Pair, Tally
 from alpaca_lc.annotation.run import build_pairs, judge_instrument, run_annotate, subset_pairs
 from alpaca_lc.config import AnnotateConfig, GateConfig
 from alpaca_lc.errors import InputError, UsageError
-from alpaca_lc.records.annotations import instruction_keys, read_annotations
+from alpaca_lc.records.annotations import read_annotations
 from alpaca_lc.records.calibration import Calibration, check_coverage, resolve_calibration
 from alpaca_lc.records.instrument import UNKNOWN, Instrument, check_one_instrument, instruments_by_model
+from alpaca_lc.records.table import instruction_keys
 from alpaca_lc.scoring.leaderboard import calibration_notes
 from alpaca_lc.scoring.screening import Flag, screen
 from alpaca_lc.scoring.subset import Subset, estimate_model, resolve_subset

@@ -29,15 +29,13 @@ from alpaca_lc import __version__
 from alpaca_lc.records.annotations import (
     Annotations,
     ParquetTexts,
-    RowTable,
-    check_duplicates,
     expand_annotation_paths,
     fill_known_protocols,
-    instruction_keys,
     read_file,
     read_parquet_texts,
 )
 from alpaca_lc.records.jsonio import write_atomic
+from alpaca_lc.records.table import RowTable, check_duplicates, instruction_keys
 from alpaca_lc.scoring.screening import Flag, OutputFigures, arrow_output_figures, output_figures, screen_rows
 from alpaca_lc.scoring.twoprocess import map_in_two
 

@@ -17,10 +17,11 @@ import numpy as np
 import numpy.typing as npt
 
 from alpaca_lc.errors import InputError, UsageError
-from alpaca_lc.records.annotations import Annotations, instruction_keys, read_annotations
+from alpaca_lc.records.annotations import Annotations, read_annotations
 from alpaca_lc.records.calibration import Calibration, check_coverage, resolve_calibration, write_calibration
 from alpaca_lc.records.evalset import EvalSet, load_eval_set
 from alpaca_lc.records.instrument import UNKNOWN, Instrument, check_one_instrument, instruments_by_model
+from alpaca_lc.records.table import instruction_keys
 from alpaca_lc.scoring.judged import JudgedRows, load_judged
 from alpaca_lc.scoring.screening import Flag
 from alpaca_lc.scoring.twoprocess import map_in_two

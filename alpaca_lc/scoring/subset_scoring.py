@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from alpaca_lc.errors import InputError
-from alpaca_lc.records.annotations import ModelOutput, instruction_keys, read_model_outputs
 from alpaca_lc.records.calibration import Calibration, check_coverage, resolve_calibration
 from alpaca_lc.records.evalset import load_eval_set
 from alpaca_lc.records.instrument import check_one_instrument, instruments_by_model
+from alpaca_lc.records.outputs import ModelOutput, read_model_outputs
+from alpaca_lc.records.table import instruction_keys
 from alpaca_lc.scoring.judged import JudgedRows, load_judged
 from alpaca_lc.scoring.leaderboard import (
     LeaderboardConfig,

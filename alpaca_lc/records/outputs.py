@@ -1,0 +1,44 @@
+"""Model outputs: `model_outputs.json` (or JSONL), what `generate` writes and `annotate` reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from alpaca_lc.errors import InputError
+from alpaca_lc.records.jsonio import read_json_records
+from alpaca_lc.records.table import require_str
+
+
+@dataclass(frozen=True)
+class ModelOutput:
+    """One line of `model_outputs.json`."""
+
+    instruction: str
+    output: str
+    generator: str
+    dataset: str | None = None
+
+
+def read_model_outputs(path: Path, *, name: str | None = None) -> list[ModelOutput]:
+    """Read `model_outputs.json` (or JSONL): `instruction`, `output`, optional `generator`, `dataset`.
+
+    Args:
+        path: the file.
+        name: the generator name to use; defaults to the records' `generator`, else the file's stem.
+    """
+    records = read_json_records(path)
+    outputs: list[ModelOutput] = []
+    seen: dict[str, int] = {}
+    for i, rec in enumerate(records, start=1):
+        instruction = require_str(rec, "instruction", path, i)
+        output = rec.get("output")
+        if not isinstance(output, str):
+            raise InputError("missing field 'output' (a string)", path=path, record=i)
+        if instruction in seen:
+            raise InputError(f"duplicate instruction (first at record {seen[instruction]})", path=path, record=i)
+        seen[instruction] = i
+        generator = name or rec.get("generator") or path.stem
+        dataset = rec.get("dataset")
+        outputs.append(ModelOutput(instruction, output, str(generator), dataset if isinstance(dataset, str) else None))
+    return outputs
