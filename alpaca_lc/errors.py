@@ -27,6 +27,10 @@ class InputError(AlpacaLCError):
         super().__init__(": ".join([*where, message]))
 
 
+class ParseError(AlpacaLCError):
+    """A model's response has no usable answer (missing logprobs, neither label, not JSON); retried as a fault."""
+
+
 class UsageError(AlpacaLCError):
     """A bad combination of options or settings."""
 

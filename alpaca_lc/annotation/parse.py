@@ -6,11 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from alpaca_lc.errors import AlpacaLCError
-
-
-class ParseError(AlpacaLCError):
-    """The judge's response has no usable answer (missing logprobs, neither label); retried as a fault."""
+from alpaca_lc.errors import ParseError
 
 
 @dataclass(frozen=True)

@@ -35,12 +35,11 @@ import openai
 import orjson
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
-from alpaca_lc.annotation.parse import ParseError
 from alpaca_lc.config import Endpoint
 from alpaca_lc.endpoint.calls import ChatRequest, ClientSettings, Completion, PaceReport
 from alpaca_lc.endpoint.inflight import AdaptiveLimit
 from alpaca_lc.endpoint.pacing import Budget, TokenEstimator, parse_duration
-from alpaca_lc.errors import IncompleteError, ModelNotFound, UsageError
+from alpaca_lc.errors import IncompleteError, ModelNotFound, ParseError, UsageError
 
 logger = logging.getLogger(__name__)
 

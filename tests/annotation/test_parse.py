@@ -13,12 +13,12 @@ import pytest
 from alpaca_lc.annotation.official import AlpacaEvalOrder
 from alpaca_lc.annotation.parse import (
     Answer,
-    ParseError,
     p_first_from_choice,
     p_first_from_logprobs,
     p_first_from_text,
     preference_from_p_first,
 )
+from alpaca_lc.errors import ParseError
 
 LABELS = ("m", "M")
 WEIGHTED = Answer("logprob", LABELS)
