@@ -25,9 +25,10 @@ from _common import require_shared
 
 from alpaca_lc.pipeline.sweep import panel_from_scores
 from alpaca_lc.records.annotations import Annotations, read_annotations
+from alpaca_lc.records.bridge import PanelModel
 from alpaca_lc.records.calibration import resolve_calibration
 from alpaca_lc.records.instrument import Instrument
-from alpaca_lc.scoring.bridge import PanelModel, bridged_row, fit_bridge
+from alpaca_lc.scoring.bridge import bridged_row, fit_bridge
 from alpaca_lc.scoring.judged import JudgedRows
 from alpaca_lc.scoring.leaderboard import ModelScore, score_rows
 

@@ -26,8 +26,9 @@ import numpy as np
 from _common import require_shared, section, timed
 
 from alpaca_lc.records.calibration import Calibration, resolve_calibration
+from alpaca_lc.records.subset import Subset
 from alpaca_lc.scoring.judged import JudgedRows, load_judged
-from alpaca_lc.scoring.subset import Matrix, Subset, estimate_model, fit_item_model, judgment_matrix, with_chosen
+from alpaca_lc.scoring.subset import Matrix, estimate_model, fit_item_model, judgment_matrix, with_chosen
 from alpaca_lc.stats import irt
 from alpaca_lc.stats.lc import GamedRows, ModelRows, length_controlled
 

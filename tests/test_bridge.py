@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 
 from alpaca_lc.errors import InputError
+from alpaca_lc.records.bridge import PanelModel, read_bridge, write_bridge
 from alpaca_lc.records.instrument import Instrument
-from alpaca_lc.scoring.bridge import PanelModel, fit_bridge, read_bridge, write_bridge
+from alpaca_lc.scoring.bridge import fit_bridge
 from alpaca_lc.stats.bridge import Panel, choose_map, fit_map, logit_percent, outliers, percent_of
 from alpaca_lc.testing.openai_server import LocalServer
 

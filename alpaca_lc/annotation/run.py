@@ -22,6 +22,7 @@ from alpaca_lc.config import AnnotateConfig, CacheImportConfig, EvaluateConfig, 
 from alpaca_lc.endpoint.calls import ClientSettings
 from alpaca_lc.errors import IncompleteError, InputError, UsageError
 from alpaca_lc.records.annotations import Annotations, read_pair_judgments
+from alpaca_lc.records.bridge import check_successor, read_bridge
 from alpaca_lc.records.calibration import Calibration, check_coverage, resolve_calibration
 from alpaca_lc.records.evalset import load_eval_set, shuffled_head
 from alpaca_lc.records.instrument import Instrument, check_one_instrument, known_protocols
@@ -29,7 +30,7 @@ from alpaca_lc.records.jsonio import write_json
 from alpaca_lc.records.outputs import read_model_outputs
 from alpaca_lc.records.table import instruction_keys
 from alpaca_lc.report.tables import board_instruments, read_leaderboard, write_table
-from alpaca_lc.scoring.bridge import bridge_table, check_successor, read_bridge
+from alpaca_lc.scoring.bridge import bridge_table
 from alpaca_lc.scoring.leaderboard import ModelScore, calibration_notes, leaderboard_table, score_annotations
 from alpaca_lc.scoring.screening import Flag, screen
 from alpaca_lc.stats.lc import ModelRows
@@ -37,7 +38,7 @@ from alpaca_lc.stats.lc import ModelRows
 if TYPE_CHECKING:
     import pandas as pd
 
-    from alpaca_lc.scoring.subset import Subset
+    from alpaca_lc.records.subset import Subset
 
 logger = logging.getLogger(__name__)
 
@@ -284,7 +285,7 @@ def run_evaluate(config: EvaluateConfig) -> EvaluateRun:
 
 
 def _resolve_subset(choice: str) -> Subset:
-    from alpaca_lc.scoring.subset import resolve_subset
+    from alpaca_lc.records.subset import resolve_subset
 
     return resolve_subset(choice)
 

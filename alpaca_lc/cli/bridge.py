@@ -42,7 +42,7 @@ def fit(annotations: tuple[Path, ...], official: Path | None, panel: str | None,
         seed: int) -> None:  # fmt: skip
     """Fit a bridge from ANNOTATIONS (a panel of models judged by the successor) to the official figures."""
     from alpaca_lc.pipeline.sweep import BridgeFitConfig, run_bridge_fit
-    from alpaca_lc.scoring.bridge import load_panel
+    from alpaca_lc.records.bridge import load_panel
 
     if (panel is None) == (not annotations):
         raise click.UsageError("give either ANNOTATIONS or --panel")

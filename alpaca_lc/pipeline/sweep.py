@@ -17,22 +17,13 @@ from alpaca_lc.annotation.run import EvaluateRun, run_annotate, run_evaluate, wr
 from alpaca_lc.config import AnnotateConfig, EvaluateConfig, GenerateConfig
 from alpaca_lc.errors import UsageError
 from alpaca_lc.generation.run import GenerateRun, plan_generation, resolve_model, run_generate_many
+from alpaca_lc.records.bridge import REFERENCE, BundledPanel, PanelModel, reference_instrument, write_bridge
 from alpaca_lc.records.calibration import resolve_calibration
 from alpaca_lc.records.evalset import EvalItem, load_eval_set
 from alpaca_lc.records.instrument import check_one_instrument, instruments_by_model
 from alpaca_lc.records.jsonio import write_text
 from alpaca_lc.report.tables import read_leaderboard, render
-from alpaca_lc.scoring.bridge import (
-    MIN_PANEL,
-    REFERENCE,
-    BundledPanel,
-    PanelModel,
-    describe,
-    fit_bridge,
-    number,
-    reference_instrument,
-    write_bridge,
-)
+from alpaca_lc.scoring.bridge import MIN_PANEL, describe, fit_bridge, number
 from alpaca_lc.scoring.judged import load_judged
 from alpaca_lc.scoring.leaderboard import ModelScore, leaderboard_table_rows, score_rows
 

@@ -20,16 +20,17 @@ from alpaca_lc.errors import InputError, UsageError
 from alpaca_lc.records.annotations import read_annotations
 from alpaca_lc.records.calibration import Calibration, check_coverage, resolve_calibration
 from alpaca_lc.records.instrument import UNKNOWN, Instrument, check_one_instrument, instruments_by_model
+from alpaca_lc.records.subset import Subset, resolve_subset
 from alpaca_lc.records.table import instruction_keys
 from alpaca_lc.scoring.leaderboard import calibration_notes
 from alpaca_lc.scoring.screening import Flag, screen
-from alpaca_lc.scoring.subset import Subset, estimate_model, resolve_subset
+from alpaca_lc.scoring.subset import estimate_model
 from alpaca_lc.stats.lc import GamedRows, LCResult, ModelRows, length_controlled
 from alpaca_lc.stats.paired import PairedLC, paired_lc
 from alpaca_lc.stats.winrate import RawMetrics, average_length, raw_metrics
 
 if TYPE_CHECKING:
-    from alpaca_lc.scoring.bridge import Bridge
+    from alpaca_lc.records.bridge import Bridge
 
 
 @dataclass(frozen=True)
@@ -281,7 +282,7 @@ def run_gate(config: GateConfig) -> GateResult:
 def _check_scale(instrument: Instrument, config: GateConfig) -> Bridge | None:
     """`--min-lc` is a number on AlpacaEval 2.0's official scale: a successor judge's LC needs its bridge, which
     is returned (None for the official judge)."""
-    from alpaca_lc.scoring.bridge import check_successor, read_bridge, reference_instrument
+    from alpaca_lc.records.bridge import check_successor, read_bridge, reference_instrument
 
     if config.bridge is not None:
         bridge = read_bridge(config.bridge)

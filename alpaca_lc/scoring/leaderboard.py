@@ -303,7 +303,8 @@ def run_leaderboard(config: LeaderboardConfig) -> LeaderboardRun:
     """
     if config.bridge is None:
         return _score_leaderboard(config)
-    from alpaca_lc.scoring.bridge import bridge_table, read_bridge
+    from alpaca_lc.records.bridge import read_bridge
+    from alpaca_lc.scoring.bridge import bridge_table
 
     bridge = read_bridge(config.bridge)
     run = _score_leaderboard(config)

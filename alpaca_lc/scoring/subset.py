@@ -1,6 +1,6 @@
 """Subset estimates: judge ~100 instructions, estimate the full eval set's raw and LC win rates with intervals.
 
-A subset file (`alpaca-lc subset fit`) holds instruction hashes and numbers only: which instructions to judge,
+A subset file (`records.subset`) holds instruction hashes and numbers only: which instructions to judge,
 every instruction's terms of the item model (`stats.irt`) fitted on many models' judgments, and the prior of a
 new model's terms. For a model, all outputs are generated (so every instruction's length difference is known)
 and only the subset is judged. Its terms are estimated from those judgments; each unjudged instruction gets its
@@ -12,112 +12,26 @@ each carried through the same LC fit) with the sampling error a full run's inter
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from statistics import NormalDist
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from alpaca_lc import package_file
 from alpaca_lc.errors import InputError
-from alpaca_lc.records.jsonio import read_json_document, write_json
+from alpaca_lc.records.subset import Subset
 from alpaca_lc.scoring.judged import JudgedRows
 from alpaca_lc.stats import irt
-from alpaca_lc.stats.lc import GamedRows, LCResult, ModelRows, lc_of_targets, length_controlled, positions_in
+from alpaca_lc.stats.lc import GamedRows, LCResult, ModelRows, lc_of_targets, length_controlled
 from alpaca_lc.stats.winrate import RawMetrics, raw_metrics
 
 FloatArray = npt.NDArray[np.float64]
 
-FORMAT = "alpaca-lc/subset-v1"
-BUNDLED = {"tiny": "subset_tiny.json", "small": "subset_small.json"}
 # The prior's covariance is the fitted models' spread, doubled: a new model may be unlike all of them, and a
 # tight prior then pulls it toward them (leave-models-out error is lowest at 1.5-3x).
 PRIOR_INFLATION = 2.0
 DRAWS = 200
-
-
-@dataclass(frozen=True)
-class Subset:
-    """Which instructions to judge, every instruction's item terms, and the prior of a new model's terms."""
-
-    name: str
-    keys: npt.NDArray[np.str_]  # every instruction with item terms
-    chosen: npt.NDArray[np.str_]  # the instructions to judge
-    items: irt.ItemModel  # abilities: empty; per-instruction terms in `keys` order
-    prior_mean: FloatArray
-    prior_cov: FloatArray
-    source: str
-    judge: str | None = None
-    provenance: str = ""
-
-    def members(self, keys: npt.ArrayLike) -> npt.NDArray[np.bool_]:
-        """Which of these keys are in the subset (to be judged)."""
-        return np.isin(np.asarray(keys, dtype=str), self.chosen)
-
-    def check_covers(self, keys: npt.NDArray[np.generic], source: str) -> None:
-        """Fail, naming the first record, when an instruction has no item terms (another eval set)."""
-        missing = np.flatnonzero(~np.isin(keys, self.keys))
-        if len(missing):
-            raise InputError(f"instruction not in subset {self.name}'s eval set ({self.source})", path=source,
-                             record=int(missing[0]) + 1)  # fmt: skip
-
-    def items_of(self, keys: npt.NDArray[np.generic]) -> irt.ItemModel:
-        """The item terms of these keys in their order (an InputError when one has none)."""
-        idx = positions_in(self.keys, keys)
-        if (idx < 0).any():
-            self.check_covers(keys, self.source)  # raises, naming the first
-        i = self.items
-        return irt.ItemModel(i.abilities, i.easiness[idx], i.slope[idx], i.embedding[idx])
-
-
-def resolve_subset(choice: str) -> Subset:
-    """A bundled subset by name (`tiny`, `small`) or a subset file by path."""
-    if choice in BUNDLED:
-        ref = package_file("data", BUNDLED[choice])
-        return _parse(json.loads(ref.read_text(encoding="utf-8")), f"bundled:{choice}")
-    missing = f"no such subset file (bundled ones: {', '.join(BUNDLED)})"
-    return _parse(read_json_document(Path(choice), "a subset file", missing), choice)
-
-
-def _parse(data: Any, source: str) -> Subset:
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise InputError(f'not a subset file (expected "format": "{FORMAT}")', path=source)
-    try:
-        items = data["instructions"]
-        keys = np.asarray(items["key"], dtype=str)
-        embedding = np.asarray(items["embedding"], dtype=float).reshape(len(keys), -1)
-        model = irt.ItemModel(np.zeros((0, 2 + embedding.shape[1])), np.asarray(items["easiness"], dtype=float),
-                              np.asarray(items["slope"], dtype=float), embedding)  # fmt: skip
-        prior_mean, prior_cov = np.asarray(data["prior"]["mean"], float), np.asarray(data["prior"]["cov"], float)
-        chosen = np.asarray(data["subset"], dtype=str)
-        subset = Subset(str(data.get("name", source)), keys, chosen, model, prior_mean, prior_cov, source,
-                        data.get("judge"), str(data.get("provenance", "")))  # fmt: skip
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"malformed subset file: {exc}", path=source) from None
-    shapes_ok = len(model.easiness) == len(model.slope) == len(keys) and prior_cov.shape == (len(prior_mean),) * 2
-    if not shapes_ok or len(prior_mean) != 2 + embedding.shape[1] or not np.isin(chosen, keys).all():
-        raise InputError("malformed subset file: inconsistent sizes or unknown subset keys", path=source)
-    return subset
-
-
-def write_subset(path: Path, subset: Subset) -> None:
-    """Write a subset file (atomically): hashes and numbers only."""
-    i = subset.items
-    write_json(path, {
-        "format": FORMAT, "name": subset.name, "judge": subset.judge, "provenance": subset.provenance,
-        "size": len(subset.chosen), "subset": subset.chosen.tolist(),
-        "prior": {"mean": _round(subset.prior_mean), "cov": _round(subset.prior_cov)},
-        "instructions": {"key": subset.keys.tolist(), "easiness": _round(i.easiness), "slope": _round(i.slope),
-                         "embedding": _round(i.embedding)},
-    })  # fmt: skip
-
-
-def _round(values: FloatArray) -> Any:
-    return np.round(values, 6).tolist()
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from alpaca_lc.records.calibration import Calibration, check_coverage, resolve_c
 from alpaca_lc.records.evalset import load_eval_set
 from alpaca_lc.records.instrument import check_one_instrument, instruments_by_model
 from alpaca_lc.records.outputs import ModelOutput, read_model_outputs
+from alpaca_lc.records.subset import Subset, resolve_subset, write_subset
 from alpaca_lc.records.table import instruction_keys
 from alpaca_lc.scoring.judged import JudgedRows, load_judged
 from alpaca_lc.scoring.leaderboard import (
@@ -24,7 +25,7 @@ from alpaca_lc.scoring.leaderboard import (
     model_seed,
 )
 from alpaca_lc.scoring.screening import screen
-from alpaca_lc.scoring.subset import Subset, estimate_model, fit_subset, judgment_matrix, resolve_subset, write_subset
+from alpaca_lc.scoring.subset import estimate_model, fit_subset, judgment_matrix
 from alpaca_lc.stats.lc import GamedRows, ModelRows, positions_in
 from alpaca_lc.stats.winrate import average_length
 

@@ -11,15 +11,9 @@ import pytest
 from click.testing import Result
 
 from alpaca_lc.records.calibration import resolve_calibration
+from alpaca_lc.records.subset import resolve_subset
 from alpaca_lc.scoring.judged import JudgedRows, load_judged
-from alpaca_lc.scoring.subset import (
-    Matrix,
-    estimate_model,
-    fit_item_model,
-    judgment_matrix,
-    resolve_subset,
-    with_chosen,
-)
+from alpaca_lc.scoring.subset import Matrix, estimate_model, fit_item_model, judgment_matrix, with_chosen
 from alpaca_lc.stats.lc import ModelRows, length_controlled
 
 ROOT = Path(__file__).resolve().parents[2]
