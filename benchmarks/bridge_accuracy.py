@@ -23,14 +23,14 @@ import numpy as np
 import pandas as pd
 from _common import require_shared
 
-from alpaca_lc.pipeline.sweep import panel_from_scores
+from alpaca_lc.pipeline.bridge_fit import panel_from_scores
 from alpaca_lc.records.annotations import Annotations, read_annotations
 from alpaca_lc.records.bridge import PanelModel
 from alpaca_lc.records.calibration import resolve_calibration
 from alpaca_lc.records.instrument import Instrument
 from alpaca_lc.scoring.bridge import bridged_row, fit_bridge
 from alpaca_lc.scoring.judged import JudgedRows
-from alpaca_lc.scoring.leaderboard import ModelScore, score_rows
+from alpaca_lc.scoring.score import ModelScore, score_rows
 
 CROSS = Path(__file__).resolve().parents[2] / "shared" / "data" / "cross_judge"
 # (length bias, position bias, noise sd, scale, model-specific disagreement sd), on the logit scale

@@ -33,7 +33,7 @@ from alpaca_lc.records.calibration import (
 )
 from alpaca_lc.records.evalset import read_eval_set
 from alpaca_lc.scoring.judged import JudgedRows
-from alpaca_lc.scoring.leaderboard import score_rows
+from alpaca_lc.scoring.score import score_rows
 from alpaca_lc.testing.alpaca_eval_reference import ensure_venv
 
 WORK = ROOT / "benchmarks" / ".work"

@@ -20,7 +20,7 @@ from _common import require_shared, section, timed
 from alpaca_lc.records.annotations import Annotations, read_annotations
 from alpaca_lc.records.calibration import Calibration, resolve_calibration
 from alpaca_lc.records.table import instruction_key
-from alpaca_lc.scoring.leaderboard import score_annotations
+from alpaca_lc.scoring.score import score_annotations
 from alpaca_lc.stats.glm import logistic
 
 

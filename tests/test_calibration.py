@@ -25,7 +25,7 @@ from alpaca_lc.records.calibration import (
 )
 from alpaca_lc.records.evalset import HUB_EVAL_FILE, read_eval_set
 from alpaca_lc.records.table import instruction_key
-from alpaca_lc.scoring.leaderboard import calibrate
+from alpaca_lc.scoring.calibrate import calibrate
 
 from .conftest import ROOT, Synthetic
 

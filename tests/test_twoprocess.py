@@ -76,8 +76,8 @@ def test_small_or_single_inputs_are_read_here(monkeypatch: pytest.MonkeyPatch) -
 
 
 FORKING_CLI = (
-    "import os, sys; from alpaca_lc import cli; from alpaca_lc.scoring import twoprocess, leaderboard; fork = os.fork\n"
-    "twoprocess.MIN_COST = leaderboard._FORK_FROM_ROWS = 0\n"
+    "import os, sys; from alpaca_lc import cli; from alpaca_lc.scoring import twoprocess, score; fork = os.fork\n"
+    "twoprocess.MIN_COST = score._FORK_FROM_ROWS = 0\n"
     "def counted():\n    pid = fork()\n    if pid: print('forked', file=sys.stderr)\n    return pid\n"
     "os.fork = counted; sys.argv = ['alpaca-lc', *sys.argv[1:]]; cli.main()"
 )  # the command as users run it (a fresh process: one thread, no pyarrow yet), forking whatever the size

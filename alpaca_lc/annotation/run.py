@@ -1,43 +1,31 @@
-"""Entry points of the annotation stage: `annotate`, `evaluate`, `cache import`, `cache stats`."""
+"""Entry points of the annotation stage: `annotate`, `cache import`, `cache stats` (`evaluate`, which also
+scores, is `pipeline.evaluate`)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
-import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
-
 from alpaca_lc.annotation.annotator import Annotated, AnnotateOptions, Pair, Tally, annotate, estimate
 from alpaca_lc.annotation.cache import Judgment, JudgmentCache, default_cache_path, pair_key
 from alpaca_lc.annotation.judge import Judge, load_judge
 from alpaca_lc.annotation.official import MissingOfficialFiles
-from alpaca_lc.config import AnnotateConfig, CacheImportConfig, EvaluateConfig, JudgeRunConfig
+from alpaca_lc.config import AnnotateConfig, CacheImportConfig, JudgeRunConfig
 from alpaca_lc.endpoint.calls import ClientSettings
 from alpaca_lc.errors import IncompleteError, InputError, UsageError
-from alpaca_lc.records.annotations import Annotations, read_pair_judgments
+from alpaca_lc.records.annotations import read_pair_judgments
 from alpaca_lc.records.bridge import check_successor, read_bridge
-from alpaca_lc.records.calibration import Calibration, check_coverage, resolve_calibration
-from alpaca_lc.records.evalset import load_eval_set, shuffled_head
-from alpaca_lc.records.instrument import Instrument, check_one_instrument, known_protocols
+from alpaca_lc.records.evalset import EvalItem, load_eval_set, shuffled_head
+from alpaca_lc.records.instrument import Instrument, known_protocols
 from alpaca_lc.records.jsonio import write_json
 from alpaca_lc.records.outputs import read_model_outputs
 from alpaca_lc.records.table import instruction_keys
-from alpaca_lc.report.tables import board_instruments, read_leaderboard, write_table
-from alpaca_lc.scoring.bridge import bridge_table
-from alpaca_lc.scoring.leaderboard import ModelScore, calibration_notes, leaderboard_table, score_annotations
-from alpaca_lc.scoring.screening import Flag, screen
-from alpaca_lc.stats.lc import ModelRows
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from alpaca_lc.records.subset import Subset
 
 logger = logging.getLogger(__name__)
@@ -204,6 +192,12 @@ def run_annotate(config: AnnotateConfig, pairs: tuple[str, list[Pair]] | None = 
         return AnnotateRun(name, found.name, todo, result, None, found.protocol)
 
 
+def _resolve_subset(choice: str) -> Subset:
+    from alpaca_lc.records.subset import resolve_subset
+
+    return resolve_subset(choice)
+
+
 def subset_pairs(pairs: list[Pair], subset: Subset) -> list[Pair]:
     """The pairs whose instructions are in the subset (what gets judged)."""
     member = subset.members(instruction_keys(p.instruction for p in pairs))
@@ -220,117 +214,6 @@ def judge_instrument(run: JudgeRunConfig) -> Instrument:
 def write_annotations(run: AnnotateRun, path: Path) -> None:
     """Write the annotations file atomically (only ever complete)."""
     write_json(path, run.records())
-
-
-@dataclass(frozen=True)
-class EvaluateRun:
-    """Where the results went and the one-row leaderboard."""
-
-    annotate: AnnotateRun
-    table: list[dict[str, Any]]
-    folder: Path
-    rank: tuple[int, int] | None
-    flags: list[Flag]
-    notes: list[str]
-    estimated: str = ""  # with a subset: "estimated from N of M instructions ..."
-
-
-def run_evaluate(config: EvaluateConfig) -> EvaluateRun:
-    """Annotate, check completeness, then score the model and write its results folder.
-
-    Args:
-        config: the evaluate configuration.
-    """
-    name, pairs = build_pairs(config.annotate)
-    calibration = resolve_calibration(config.calibration, config.annotate.eval_set)
-    # Before anything is paid for: every instruction must have a difficulty in the calibration.
-    keys = instruction_keys(p.instruction for p in pairs)
-    check_coverage(calibration, keys, [str(config.annotate.model_outputs)] * len(pairs), np.arange(1, len(pairs) + 1))
-    flags = screen([p.output_2 for p in pairs], [p.output_1 for p in pairs])  # before anything is paid for
-    instrument = judge_instrument(config.annotate.run)
-    bridge = None if config.annotate.bridge is None else read_bridge(config.annotate.bridge)
-    if bridge is not None:
-        check_successor([(name, instrument)], bridge)
-    # Checked before anything is paid for: a leaderboard to rank on must be of the same instrument (a bridged row
-    # is on the official scale: it ranks against official rows, marked as bridged).
-    board = None if config.leaderboard is None else read_leaderboard(config.leaderboard, ("length_controlled_winrate",))
-    others = board_instruments(board) if board is not None else []
-    ranked = instrument if bridge is None else bridge.reference
-    notes = check_one_instrument([(name, ranked), *others], config.mix_judges, "rank on one leaderboard")
-    notes += calibration_notes(calibration, [instrument])
-    subset = None if config.annotate.subset is None else _resolve_subset(config.annotate.subset)
-    if subset is not None:  # before anything is paid for: the subset must know every instruction
-        subset.check_covers(keys, str(config.annotate.model_outputs))
-    annotated = run_annotate(config.annotate, (name, pairs if subset is None else subset_pairs(pairs, subset)))
-    folder = config.output_dir / name / annotated.judge_name
-    if annotated.estimate is not None:  # --dry-run: the estimate, nothing scored or written
-        return EvaluateRun(annotated, [], folder, None, flags, notes)
-    annotated.check_complete()
-    assert annotated.result is not None
-    estimated = ""
-    if subset is None:
-        judged = _annotations(name, pairs, annotated.result.preferences, str(folder / "annotations.json"), instrument)
-        table = leaderboard_table(score_annotations(judged, calibration, n_boot=config.bootstrap, seed=config.seed))
-    else:
-        score, subset_notes = _subset_score(name, pairs, annotated, subset, calibration, config)
-        table = leaderboard_table([dataclasses.replace(score, instrument=instrument, flags=tuple(flags))])
-        notes, estimated = notes + subset_notes[:-1], subset_notes[-1]
-    if bridge is not None:
-        table, bridge_notes = bridge_table(table, bridge)
-        notes += bridge_notes
-    rank = _rank(table, board) if board is not None else None
-    write_annotations(annotated, folder / "annotations.json")
-    write_table(folder / "leaderboard.csv", table, "csv")
-    return EvaluateRun(annotated, table, folder, rank, flags, notes, estimated)
-
-
-def _resolve_subset(choice: str) -> Subset:
-    from alpaca_lc.records.subset import resolve_subset
-
-    return resolve_subset(choice)
-
-
-def _subset_score(
-    name: str, pairs: list[Pair], annotated: AnnotateRun, subset: Subset, calibration: Calibration,
-    config: EvaluateConfig,
-) -> tuple[ModelScore, list[str]]:  # fmt: skip
-    """The model's row estimated from the subset's judgments and every pair's lengths, and the notes."""
-    from alpaca_lc.scoring.subset_scoring import score_subset_model, subset_judge_note
-
-    assert annotated.result is not None
-    keys = instruction_keys(p.instruction for p in pairs)
-    judged = {p.instruction: pref for p, pref in zip(annotated.pairs, annotated.result.preferences, strict=True)}
-    preference = np.array([math.nan if judged.get(p.instruction) is None else judged[p.instruction] for p in pairs])
-    delta = np.array([len(p.output_1) - len(p.output_2) for p in pairs], dtype=float)
-    rows = ModelRows(keys, delta, preference, calibration.difficulty_of(keys))
-    score, note = score_subset_model(name, rows, [len(p.output_2) for p in pairs], subset, calibration.gamed_rows(),
-                                     n_boot=config.bootstrap, seed=config.seed)  # fmt: skip
-    return score, [*subset_judge_note(subset, [annotated.judge_name]), note]
-
-
-def _annotations(
-    name: str, pairs: list[Pair], prefs: list[float | None], source: str, instrument: Instrument
-) -> Annotations:
-    def column(values: list[Any]) -> npt.NDArray[np.object_]:
-        out = np.empty(len(values), dtype=object)
-        out[:] = values
-        return out
-
-    n = len(pairs)
-    return Annotations(
-        model=column([name] * n), instruction=column([p.instruction for p in pairs]),
-        output_1=column([p.output_1 for p in pairs]), output_2=column([p.output_2 for p in pairs]),
-        preference=np.array([math.nan if p is None else p for p in prefs], dtype=float),
-        annotator=column([instrument.judge] * n), annotator_protocol=column([instrument.protocol] * n),
-        raw_completion=column([None] * n), file=np.zeros(n, dtype=np.int64),
-        record=np.arange(1, n + 1, dtype=np.int64), files=(source,),
-    )  # fmt: skip
-
-
-def _rank(table: list[dict[str, Any]], board: pd.DataFrame) -> tuple[int, int]:
-    ours = table[0]
-    others = board.drop(index=str(ours["model"]), errors="ignore")["length_controlled_winrate"].dropna()
-    return int((others > ours["length_controlled_winrate"]).sum()) + 1, len(others) + 1
 
 
 def run_cache_import(config: CacheImportConfig) -> str:
@@ -367,3 +250,15 @@ def run_cache_stats(path: Path | None) -> str:
     ]
     lines += [f"{s.judge:<36}{s.judgments:>10}{s.imported:>10}{s.failures:>10}{s.cost:>10.2f}" for s in stats]
     return "\n".join(lines)
+
+
+def stand_in_pairs(items: list[EvalItem], model: str, length: int | None = None) -> list[Pair]:
+    """Pairs for estimating what judging outputs not yet at hand would cost (never sent): each model output is
+    the baseline's text cut or repeated to `length` characters (None: as long as the baseline's), plus one space
+    so that no pair counts as identical."""
+
+    def stand_in(text: str) -> str:
+        return text if length is None else ((text + " ") * (length // max(len(text), 1) + 1))[:length]
+
+    return [Pair(it.instruction, it.output, stand_in(it.output) + " ", it.generator, model, it.dataset)
+            for it in items]  # fmt: skip

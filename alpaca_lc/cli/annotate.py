@@ -146,8 +146,8 @@ def evaluate(model_outputs: Path | None, models: tuple[str, ...], generation_see
     With several --model (a sweep), each model is judged as soon as its outputs are complete, and one combined
     leaderboard is written to OUTPUT_DIR/leaderboard.csv and printed.
     """
-    from alpaca_lc.annotation.run import run_evaluate
     from alpaca_lc.config import EvaluateConfig
+    from alpaca_lc.pipeline.evaluate import run_evaluate
     from alpaca_lc.pipeline.sweep import run_evaluate_models
 
     if (model_outputs is None) == (not models):

@@ -41,7 +41,7 @@ def fit(annotations: tuple[Path, ...], official: Path | None, panel: str | None,
         no_progress: bool, eval_set: Path | None, output: Path | None, calibration: str, bootstrap: int,
         seed: int) -> None:  # fmt: skip
     """Fit a bridge from ANNOTATIONS (a panel of models judged by the successor) to the official figures."""
-    from alpaca_lc.pipeline.sweep import BridgeFitConfig, run_bridge_fit
+    from alpaca_lc.pipeline.bridge_fit import BridgeFitConfig, run_bridge_fit
     from alpaca_lc.records.bridge import load_panel
 
     if (panel is None) == (not annotations):
@@ -51,7 +51,7 @@ def fit(annotations: tuple[Path, ...], official: Path | None, panel: str | None,
     figures = None
     if panel is not None:
         from alpaca_lc.config import AnnotateConfig, JudgeRunConfig
-        from alpaca_lc.pipeline.sweep import judge_panel
+        from alpaca_lc.pipeline.bridge_fit import judge_panel
 
         chosen = load_panel(panel)
         run = JudgeRunConfig(judge=judge, judge_model=judge_model, cache=cache, concurrency=concurrency,

@@ -20,7 +20,7 @@ import click
 def calibrate(annotations: tuple[Path, ...], output: Path, gamed: tuple[Path, ...], ridge: float) -> None:
     """Fit one difficulty per instruction from ANNOTATIONS of many models and write a calibration file."""
     from alpaca_lc.config import CalibrateConfig
-    from alpaca_lc.scoring.leaderboard import run_calibrate
+    from alpaca_lc.scoring.calibrate import run_calibrate
 
     config = CalibrateConfig(annotations=annotations, gamed=gamed, ridge=ridge, output=output)
     summary = run_calibrate(config)

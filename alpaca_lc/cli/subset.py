@@ -21,7 +21,7 @@ def subset() -> None:
 def fit(annotations: tuple[Path, ...], size: int, output: Path, seed: int, name: str | None) -> None:
     """Choose SIZE instructions and fit the estimator on ANNOTATIONS of many models; write a subset file."""
     from alpaca_lc.config import SubsetFitConfig
-    from alpaca_lc.scoring.subset_scoring import run_subset_fit
+    from alpaca_lc.scoring.subset import run_subset_fit
 
     summary = run_subset_fit(SubsetFitConfig(annotations=annotations, size=size, output=output, seed=seed, name=name))
     click.echo(summary, err=True)

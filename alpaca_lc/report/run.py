@@ -13,7 +13,8 @@ from alpaca_lc.report.html import write_html
 from alpaca_lc.report.plots import write_plots
 from alpaca_lc.report.tables import board_instruments, read_leaderboard, write_table
 from alpaca_lc.scoring.judged import load_judged
-from alpaca_lc.scoring.leaderboard import leaderboard_table, score_rows
+from alpaca_lc.scoring.leaderboard import leaderboard_table
+from alpaca_lc.scoring.score import score_rows
 
 
 def run_report(config: ReportConfig) -> list[Path]:

@@ -15,16 +15,20 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from alpaca_lc.errors import InputError
-from alpaca_lc.records.subset import Subset
-from alpaca_lc.scoring.judged import JudgedRows
+from alpaca_lc.records.subset import Subset, write_subset
+from alpaca_lc.scoring.judged import JudgedRows, load_judged
 from alpaca_lc.stats import irt
 from alpaca_lc.stats.lc import GamedRows, LCResult, ModelRows, lc_of_targets, length_controlled
 from alpaca_lc.stats.winrate import RawMetrics, raw_metrics
+
+if TYPE_CHECKING:
+    from alpaca_lc.config import SubsetFitConfig
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -170,3 +174,26 @@ def _with(rows: ModelRows, y: FloatArray) -> ModelRows:
 
 def _finite(value: float) -> float:
     return 0.0 if math.isnan(value) else value
+
+
+def run_subset_fit(config: SubsetFitConfig) -> str:
+    """Fit a subset from many models' annotations and write it; returns a one-line summary.
+
+    Args:
+        config: the annotation files, the size, the seed, the name and the output path.
+    """
+    rows = load_judged(list(config.annotations))
+    matrix = judgment_matrix(rows)
+    judges = {str(j) for j in rows.annotator.tolist() if j}
+    name = config.name or config.output.stem
+    subset = fit_subset(matrix, config.size, seed=config.seed, name=name,
+                        judge=judges.pop() if len(judges) == 1 else None)  # fmt: skip
+    sources = ", ".join(p.name for p in config.annotations)
+    provenance = f"alpaca-lc subset fit --size {config.size} --seed {config.seed} over {len(matrix.models)} models: "
+    write_subset(config.output, _with_provenance(subset, provenance + sources))
+    return (f"wrote {config.output}: {config.size} of {len(matrix.keys)} instructions to judge, item model over "
+            f"{len(matrix.models)} models ({int(matrix.typical.sum())} in the prior)")  # fmt: skip
+
+
+def _with_provenance(subset: Subset, provenance: str) -> Subset:
+    return dataclasses.replace(subset, provenance=provenance)

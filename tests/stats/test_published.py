@@ -8,7 +8,8 @@ from scipy import stats
 
 from alpaca_lc.records.annotations import Annotations
 from alpaca_lc.records.calibration import resolve_calibration
-from alpaca_lc.scoring.leaderboard import leaderboard_table, score_annotations
+from alpaca_lc.scoring.leaderboard import leaderboard_table
+from alpaca_lc.scoring.score import score_annotations
 
 # Models whose LC lands more than 2.5 points from the published value, and why (see README, "Calibration").
 KNOWN_OFF = {

@@ -1,0 +1,172 @@
+"""`alpaca-lc evaluate`: judge a model's outputs against the baseline, then score them into its results folder.
+
+The driver resolves everything that can refuse the run before anything is paid for (the pairs, the
+calibration's coverage, screening, the judge, a bridge, a leaderboard to rank on, a subset), judges the pairs
+the cache lacks, scores the model (every instruction, or a subset estimated for the whole eval set), and
+writes `results/<model>/<judge>/annotations.json` and `leaderboard.csv` last.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from alpaca_lc.annotation.annotator import Pair
+from alpaca_lc.annotation.run import (
+    AnnotateRun,
+    build_pairs,
+    judge_instrument,
+    run_annotate,
+    subset_pairs,
+    write_annotations,
+)
+from alpaca_lc.config import EvaluateConfig
+from alpaca_lc.records.annotations import Annotations
+from alpaca_lc.records.bridge import Bridge, check_successor, read_bridge
+from alpaca_lc.records.calibration import Calibration, check_coverage, resolve_calibration
+from alpaca_lc.records.instrument import Instrument, check_one_instrument
+from alpaca_lc.records.table import instruction_keys
+from alpaca_lc.report.tables import board_instruments, read_leaderboard, write_table
+from alpaca_lc.scoring.bridge import bridge_table
+from alpaca_lc.scoring.leaderboard import calibration_notes, leaderboard_table
+from alpaca_lc.scoring.score import AllOutputs, estimate_from_subset, score_annotations, subset_judge_note
+from alpaca_lc.scoring.screening import Flag
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from alpaca_lc.records.subset import Subset
+
+
+@dataclass(frozen=True)
+class EvaluateRun:
+    """Where the results went and the one-row leaderboard."""
+
+    annotate: AnnotateRun
+    table: list[dict[str, Any]]
+    folder: Path
+    rank: tuple[int, int] | None
+    flags: list[Flag]
+    notes: list[str]
+    estimated: str = ""  # with a subset: "estimated from N of M instructions ..."
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What `evaluate` resolved before paying for anything."""
+
+    name: str
+    pairs: list[Pair]
+    calibration: Calibration
+    instrument: Instrument
+    bridge: Bridge | None
+    board: pd.DataFrame | None
+    subset: Subset | None
+    outputs: AllOutputs  # the model's outputs on every pair, with their screening flags
+    notes: list[str]
+
+
+def run_evaluate(config: EvaluateConfig) -> EvaluateRun:
+    """Annotate, check completeness, then score the model and write its results folder.
+
+    Args:
+        config: the evaluate configuration.
+    """
+    inputs = _resolve(config)
+    todo = inputs.pairs if inputs.subset is None else subset_pairs(inputs.pairs, inputs.subset)
+    annotated = run_annotate(config.annotate, (inputs.name, todo))
+    folder = config.output_dir / inputs.name / annotated.judge_name
+    flags = list(inputs.outputs.flags)
+    if annotated.estimate is not None:  # --dry-run: the estimate, nothing scored or written
+        return EvaluateRun(annotated, [], folder, None, flags, inputs.notes)
+    annotated.check_complete()
+    table, notes, estimated = _score(inputs, annotated, str(folder / "annotations.json"), config)
+    rank = _rank(table, inputs.board) if inputs.board is not None else None
+    write_annotations(annotated, folder / "annotations.json")
+    write_table(folder / "leaderboard.csv", table, "csv")
+    return EvaluateRun(annotated, table, folder, rank, flags, inputs.notes + notes, estimated)
+
+
+def _resolve(config: EvaluateConfig) -> _Inputs:
+    """Every input, checked before anything is paid for."""
+    name, pairs = build_pairs(config.annotate)
+    calibration = resolve_calibration(config.calibration, config.annotate.eval_set)
+    # Every instruction must have a difficulty in the calibration.
+    keys = instruction_keys(p.instruction for p in pairs)
+    check_coverage(calibration, keys, [str(config.annotate.model_outputs)] * len(pairs), np.arange(1, len(pairs) + 1))
+    outputs = AllOutputs.of(keys, [p.output_2 for p in pairs], [p.output_1 for p in pairs])  # screened here
+    instrument = judge_instrument(config.annotate.run)
+    bridge = None if config.annotate.bridge is None else read_bridge(config.annotate.bridge)
+    if bridge is not None:
+        check_successor([(name, instrument)], bridge)
+    # A leaderboard to rank on must be of the same instrument (a bridged row is on the official scale: it ranks
+    # against official rows, marked as bridged).
+    board = None if config.leaderboard is None else read_leaderboard(config.leaderboard, ("length_controlled_winrate",))
+    others = board_instruments(board) if board is not None else []
+    ranked = instrument if bridge is None else bridge.reference
+    notes = check_one_instrument([(name, ranked), *others], config.mix_judges, "rank on one leaderboard")
+    notes += calibration_notes(calibration, [instrument])
+    subset = None
+    if config.annotate.subset is not None:  # the subset must know every instruction
+        from alpaca_lc.records.subset import resolve_subset
+
+        subset = resolve_subset(config.annotate.subset)
+        subset.check_covers(keys, str(config.annotate.model_outputs))
+    return _Inputs(name, pairs, calibration, instrument, bridge, board, subset, outputs, notes)
+
+
+def _score(
+    inputs: _Inputs, annotated: AnnotateRun, source: str, config: EvaluateConfig
+) -> tuple[list[dict[str, Any]], list[str], str]:
+    """The model's row (on the official scale with a bridge), the notes, and with a subset how it was estimated."""
+    assert annotated.result is not None
+    notes: list[str] = []
+    estimated = ""
+    if inputs.subset is None:
+        judged = _annotations(inputs.name, inputs.pairs, annotated.result.preferences, source, inputs.instrument)
+        scores = score_annotations(judged, inputs.calibration, n_boot=config.bootstrap, seed=config.seed)
+    else:
+        by_instruction = {p.instruction: pref for p, pref in zip(annotated.pairs, annotated.result.preferences,
+                                                                 strict=True)}  # fmt: skip
+        preference = np.array([math.nan if by_instruction.get(p.instruction) is None else by_instruction[p.instruction]
+                               for p in inputs.pairs])  # fmt: skip
+        score = estimate_from_subset(inputs.name, inputs.outputs, preference, inputs.subset, inputs.calibration,
+                                     n_boot=config.bootstrap, seed=config.seed)  # fmt: skip
+        scores = [dataclasses.replace(score, instrument=inputs.instrument)]
+        notes, estimated = subset_judge_note(inputs.subset, [annotated.judge_name]), score.note
+    table = leaderboard_table(scores)
+    if inputs.bridge is not None:
+        table, bridge_notes = bridge_table(table, inputs.bridge)
+        notes += bridge_notes
+    return table, notes, estimated
+
+
+def _annotations(
+    name: str, pairs: list[Pair], prefs: list[float | None], source: str, instrument: Instrument
+) -> Annotations:
+    def column(values: list[Any]) -> npt.NDArray[np.object_]:
+        out = np.empty(len(values), dtype=object)
+        out[:] = values
+        return out
+
+    n = len(pairs)
+    return Annotations(
+        model=column([name] * n), instruction=column([p.instruction for p in pairs]),
+        output_1=column([p.output_1 for p in pairs]), output_2=column([p.output_2 for p in pairs]),
+        preference=np.array([math.nan if p is None else p for p in prefs], dtype=float),
+        annotator=column([instrument.judge] * n), annotator_protocol=column([instrument.protocol] * n),
+        raw_completion=column([None] * n), file=np.zeros(n, dtype=np.int64),
+        record=np.arange(1, n + 1, dtype=np.int64), files=(source,),
+    )  # fmt: skip
+
+
+def _rank(table: list[dict[str, Any]], board: pd.DataFrame) -> tuple[int, int]:
+    ours = table[0]
+    others = board.drop(index=str(ours["model"]), errors="ignore")["length_controlled_winrate"].dropna()
+    return int((others > ours["length_controlled_winrate"]).sum()) + 1, len(others) + 1
