@@ -18,7 +18,7 @@ from alpaca_lc.config import AnnotateConfig, CacheImportConfig, JudgeRunConfig
 from alpaca_lc.endpoint.calls import ClientSettings
 from alpaca_lc.errors import IncompleteError, InputError, UsageError
 from alpaca_lc.records.annotations import read_pair_judgments
-from alpaca_lc.records.bridge import check_successor, read_bridge
+from alpaca_lc.records.bridge import Bridge, check_successor, read_bridge
 from alpaca_lc.records.evalset import EvalItem, load_eval_set, shuffled_head
 from alpaca_lc.records.instrument import Instrument, known_protocols
 from alpaca_lc.records.jsonio import write_json
@@ -166,7 +166,8 @@ def _options(run: JudgeRunConfig) -> AnnotateOptions:
 
 
 def run_annotate(config: AnnotateConfig, pairs: tuple[str, list[Pair]] | None = None) -> AnnotateRun:
-    """Judge (or, with dry_run, only estimate) every pair; nothing is written here.
+    """`annotate`: build the pairs (only the subset's with `subset`), check the bridge, and judge (or, with
+    dry_run, only estimate) every pair; nothing is written here.
 
     Args:
         config: the annotate configuration.
@@ -175,12 +176,24 @@ def run_annotate(config: AnnotateConfig, pairs: tuple[str, list[Pair]] | None = 
     name, todo = pairs or build_pairs(config)
     if pairs is None and config.subset is not None:
         todo = subset_pairs(todo, _resolve_subset(config.subset))
+    bridge = None if config.bridge is None else read_bridge(config.bridge)
+    return judge_pairs(config, name, todo, bridge)
+
+
+def judge_pairs(config: AnnotateConfig, name: str, todo: list[Pair], bridge: Bridge | None = None) -> AnnotateRun:
+    """Judge (or, with dry_run, only estimate) these pairs of the model `name`.
+
+    Args:
+        config: the judge and run settings.
+        name: the model's name.
+        todo: the pairs to judge.
+        bridge: a bridge the judge must be the successor of, checked before anything is paid for.
+    """
+    options = _options(config.run)
     with JudgmentCache(config.run.cache or default_cache_path()) as cache:
         found = resolve_judge(config.run.judge, cache, config.run.alpaca_eval_dir, config.run.judge_model)
-        if config.bridge is not None:  # before anything is paid for: the bridge must read this judge
-            judge = Instrument(found.name, found.protocol)
-            check_successor([(f"judge {found.name}", judge)], read_bridge(config.bridge))
-        options = _options(config.run)
+        if bridge is not None:
+            check_successor([(f"judge {found.name}", Instrument(found.name, found.protocol))], bridge)
         if config.dry_run:
             if found.unavailable is not None:
                 raise found.unavailable

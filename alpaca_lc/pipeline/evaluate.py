@@ -18,24 +18,18 @@ import numpy as np
 import numpy.typing as npt
 
 from alpaca_lc.annotation.annotator import Pair
-from alpaca_lc.annotation.run import (
-    AnnotateRun,
-    build_pairs,
-    judge_instrument,
-    run_annotate,
-    subset_pairs,
-    write_annotations,
-)
+from alpaca_lc.annotation.run import AnnotateRun, build_pairs, judge_instrument, judge_pairs, write_annotations
 from alpaca_lc.config import EvaluateConfig
 from alpaca_lc.records.annotations import Annotations
 from alpaca_lc.records.bridge import Bridge, check_successor, read_bridge
-from alpaca_lc.records.calibration import Calibration, check_coverage, resolve_calibration
+from alpaca_lc.records.calibration import Calibration, calibration_notes, check_coverage, resolve_calibration
 from alpaca_lc.records.instrument import Instrument, check_one_instrument
+from alpaca_lc.records.subset import resolve_subset, subset_judge_note
 from alpaca_lc.records.table import instruction_keys
 from alpaca_lc.report.tables import board_instruments, read_leaderboard, write_table
 from alpaca_lc.scoring.bridge import bridge_table
-from alpaca_lc.scoring.leaderboard import calibration_notes, leaderboard_table
-from alpaca_lc.scoring.score import AllOutputs, estimate_from_subset, score_annotations, subset_judge_note
+from alpaca_lc.scoring.leaderboard import leaderboard_table
+from alpaca_lc.scoring.score import AllOutputs, estimate_from_subset, score_annotations
 from alpaca_lc.scoring.screening import Flag
 
 if TYPE_CHECKING:
@@ -63,12 +57,13 @@ class _Inputs:
 
     name: str
     pairs: list[Pair]
+    keys: npt.NDArray[np.str_]  # each pair's instruction key
+    todo: list[Pair]  # what is judged: every pair, or the subset's
     calibration: Calibration
     instrument: Instrument
     bridge: Bridge | None
     board: pd.DataFrame | None
     subset: Subset | None
-    outputs: AllOutputs  # the model's outputs on every pair, with their screening flags
     notes: list[str]
 
 
@@ -79,50 +74,49 @@ def run_evaluate(config: EvaluateConfig) -> EvaluateRun:
         config: the evaluate configuration.
     """
     inputs = _resolve(config)
-    todo = inputs.pairs if inputs.subset is None else subset_pairs(inputs.pairs, inputs.subset)
-    annotated = run_annotate(config.annotate, (inputs.name, todo))
+    annotated = judge_pairs(config.annotate, inputs.name, inputs.todo)
     folder = config.output_dir / inputs.name / annotated.judge_name
-    flags = list(inputs.outputs.flags)
+    pairs = inputs.pairs
+    outputs = AllOutputs.of(inputs.keys, [p.output_2 for p in pairs], [p.output_1 for p in pairs], inputs.calibration)
     if annotated.estimate is not None:  # --dry-run: the estimate, nothing scored or written
-        return EvaluateRun(annotated, [], folder, None, flags, inputs.notes)
+        return EvaluateRun(annotated, [], folder, None, list(outputs.flags), inputs.notes)
     annotated.check_complete()
-    table, notes, estimated = _score(inputs, annotated, str(folder / "annotations.json"), config)
+    table, notes, estimated = _score(inputs, outputs, annotated, str(folder / "annotations.json"), config)
     rank = _rank(table, inputs.board) if inputs.board is not None else None
     write_annotations(annotated, folder / "annotations.json")
     write_table(folder / "leaderboard.csv", table, "csv")
-    return EvaluateRun(annotated, table, folder, rank, flags, inputs.notes + notes, estimated)
+    return EvaluateRun(annotated, table, folder, rank, list(outputs.flags), inputs.notes + notes, estimated)
 
 
 def _resolve(config: EvaluateConfig) -> _Inputs:
-    """Every input, checked before anything is paid for."""
+    """Every input, checked before anything is paid for: the judge and the board to rank on, then the pairs and
+    the records that must agree with them."""
+    instrument = judge_instrument(config.annotate.run)
+    board = None if config.leaderboard is None else read_leaderboard(config.leaderboard, ("length_controlled_winrate",))
+    others = board_instruments(board) if board is not None else []
     name, pairs = build_pairs(config.annotate)
     calibration = resolve_calibration(config.calibration, config.annotate.eval_set)
-    # Every instruction must have a difficulty in the calibration.
-    keys = instruction_keys(p.instruction for p in pairs)
-    check_coverage(calibration, keys, [str(config.annotate.model_outputs)] * len(pairs), np.arange(1, len(pairs) + 1))
-    outputs = AllOutputs.of(keys, [p.output_2 for p in pairs], [p.output_1 for p in pairs])  # screened here
-    instrument = judge_instrument(config.annotate.run)
     bridge = None if config.annotate.bridge is None else read_bridge(config.annotate.bridge)
     if bridge is not None:
         check_successor([(name, instrument)], bridge)
     # A leaderboard to rank on must be of the same instrument (a bridged row is on the official scale: it ranks
     # against official rows, marked as bridged).
-    board = None if config.leaderboard is None else read_leaderboard(config.leaderboard, ("length_controlled_winrate",))
-    others = board_instruments(board) if board is not None else []
     ranked = instrument if bridge is None else bridge.reference
     notes = check_one_instrument([(name, ranked), *others], config.mix_judges, "rank on one leaderboard")
     notes += calibration_notes(calibration, [instrument])
-    subset = None
-    if config.annotate.subset is not None:  # the subset must know every instruction
-        from alpaca_lc.records.subset import resolve_subset
-
+    keys = instruction_keys(p.instruction for p in pairs)
+    subset, todo = None, pairs
+    if config.annotate.subset is not None:  # the subset must know every instruction; only its pairs are judged
         subset = resolve_subset(config.annotate.subset)
         subset.check_covers(keys, str(config.annotate.model_outputs))
-    return _Inputs(name, pairs, calibration, instrument, bridge, board, subset, outputs, notes)
+        todo = [p for p, member in zip(pairs, subset.members(keys).tolist(), strict=True) if member]
+    # Every instruction must have a difficulty in the calibration.
+    check_coverage(calibration, keys, [str(config.annotate.model_outputs)] * len(pairs), np.arange(1, len(pairs) + 1))
+    return _Inputs(name, pairs, keys, todo, calibration, instrument, bridge, board, subset, notes)
 
 
 def _score(
-    inputs: _Inputs, annotated: AnnotateRun, source: str, config: EvaluateConfig
+    inputs: _Inputs, outputs: AllOutputs, annotated: AnnotateRun, source: str, config: EvaluateConfig
 ) -> tuple[list[dict[str, Any]], list[str], str]:
     """The model's row (on the official scale with a bridge), the notes, and with a subset how it was estimated."""
     assert annotated.result is not None
@@ -136,7 +130,8 @@ def _score(
                                                                  strict=True)}  # fmt: skip
         preference = np.array([math.nan if by_instruction.get(p.instruction) is None else by_instruction[p.instruction]
                                for p in inputs.pairs])  # fmt: skip
-        score = estimate_from_subset(inputs.name, inputs.outputs, preference, inputs.subset, inputs.calibration,
+        gamed = inputs.calibration.gamed_rows()
+        score = estimate_from_subset(inputs.name, outputs, preference, inputs.subset, gamed,
                                      n_boot=config.bootstrap, seed=config.seed)  # fmt: skip
         scores = [dataclasses.replace(score, instrument=inputs.instrument)]
         notes, estimated = subset_judge_note(inputs.subset, [annotated.judge_name]), score.note

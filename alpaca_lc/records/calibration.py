@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +22,7 @@ import numpy.typing as npt
 from alpaca_lc import package_file
 from alpaca_lc.errors import InputError
 from alpaca_lc.records.evalset import EvalSet, download_from_hub, load_eval_set
+from alpaca_lc.records.instrument import Instrument
 from alpaca_lc.records.jsonio import read_json_document, write_atomic, write_json
 from alpaca_lc.stats.lc import GamedRows, positions_in
 
@@ -89,6 +90,16 @@ class Calibration:
         """The difficulty of each key (NaN where the calibration has none)."""
         return np.append(self.values, np.nan)[positions_in(self.keys, keys)]
 
+    def positions(
+        self, keys: npt.ArrayLike, sources: Sequence[str] | npt.ArrayLike, records: npt.ArrayLike
+    ) -> npt.NDArray[np.int64]:
+        """Each key's position in the calibration (what the fits compare: small integers, not key strings); an
+        InputError as `check_coverage`'s when a key has none."""
+        at = positions_in(self.keys, keys)
+        if (at < 0).any():
+            check_coverage(self, keys, sources, records)
+        return at
+
     def covers(self, keys: npt.ArrayLike) -> npt.NDArray[np.bool_]:
         """Which keys have a difficulty."""
         return positions_in(self.keys, keys) >= 0
@@ -118,6 +129,11 @@ class Calibration:
             return None
         return GamedRows(key=g.key, std_delta_len=g.std_delta_len, preference=g.preference,
                          difficulty=self.difficulty_of(g.key))  # fmt: skip
+
+    def coded_gamed_rows(self) -> GamedRows | None:
+        """`gamed_rows` with each key as its position in the calibration (as `positions` codes annotations)."""
+        gamed = self.gamed_rows()
+        return None if gamed is None else dataclasses.replace(gamed, key=positions_in(self.keys, gamed.key))
 
 
 def resolve_calibration(choice: str, eval_set_path: Path | None = None) -> Calibration:
@@ -265,6 +281,15 @@ def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
     if missing:
         raise InputError(f"missing column(s) {', '.join(missing)}", path=path)
     return table
+
+
+def calibration_notes(calibration: Calibration, instruments: Iterable[Instrument]) -> list[str]:
+    """A note when the calibration was fitted on another judge's judgments than the ones it is applied to."""
+    others = sorted({i.judge for i in instruments if i.judge and calibration.judge and i.judge != calibration.judge})
+    if not others:
+        return []
+    return [f"calibration {calibration.source} was fitted on {calibration.judge}'s judgments and is applied here to "
+            f"{', '.join(others)}'s: its instruction difficulties are that judge's, not these"]  # fmt: skip
 
 
 def check_coverage(

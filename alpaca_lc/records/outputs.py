@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,3 +43,16 @@ def read_model_outputs(path: Path, *, name: str | None = None) -> list[ModelOutp
         dataset = rec.get("dataset")
         outputs.append(ModelOutput(instruction, output, str(generator), dataset if isinstance(dataset, str) else None))
     return outputs
+
+
+def read_outputs_by_model(paths: Sequence[Path]) -> dict[str, tuple[Path, list[ModelOutput]]]:
+    """Several models' outputs files, by model name (the records' `generator`, else the file's stem), each with
+    its file; two files of one model are an error."""
+    found: dict[str, tuple[Path, list[ModelOutput]]] = {}
+    for path in paths:
+        outputs = read_model_outputs(path)
+        name = outputs[0].generator if outputs else path.stem
+        if name in found:
+            raise InputError(f"model {name!r} is also in {found[name][0]}", path=path)
+        found[name] = (path, outputs)
+    return found

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,8 +18,10 @@ import numpy.typing as npt
 from alpaca_lc import package_file
 from alpaca_lc.errors import InputError
 from alpaca_lc.records.jsonio import read_json_document, write_json
-from alpaca_lc.stats import irt
 from alpaca_lc.stats.lc import positions_in
+
+if TYPE_CHECKING:
+    from alpaca_lc.stats import irt
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -54,11 +56,21 @@ class Subset:
 
     def items_of(self, keys: npt.NDArray[np.generic]) -> irt.ItemModel:
         """The item terms of these keys in their order (an InputError when one has none)."""
+        from alpaca_lc.stats import irt  # scipy.special: only where a subset is estimated
+
         idx = positions_in(self.keys, keys)
         if (idx < 0).any():
             self.check_covers(keys, self.source)  # raises, naming the first
         i = self.items
         return irt.ItemModel(i.abilities, i.easiness[idx], i.slope[idx], i.embedding[idx])
+
+
+def subset_judge_note(subset: Subset, judges: list[str | None]) -> list[str]:
+    """A note when the subset's item model was fitted on another judge's judgments."""
+    others = sorted({j for j in judges if j and subset.judge and j != subset.judge})
+    if not others:
+        return []
+    return [f"subset {subset.name} was fitted on {subset.judge}'s judgments and is applied to {', '.join(others)}'s"]
 
 
 def resolve_subset(choice: str) -> Subset:
@@ -71,6 +83,8 @@ def resolve_subset(choice: str) -> Subset:
 
 
 def _parse(data: Any, source: str) -> Subset:
+    from alpaca_lc.stats import irt  # scipy.special: only where a subset is read
+
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise InputError(f'not a subset file (expected "format": "{FORMAT}")', path=source)
     try:

@@ -18,11 +18,10 @@ from alpaca_lc.annotation.run import build_pairs, judge_instrument, run_annotate
 from alpaca_lc.config import AnnotateConfig, GateConfig
 from alpaca_lc.errors import InputError, UsageError
 from alpaca_lc.records.annotations import read_annotations
-from alpaca_lc.records.calibration import Calibration, check_coverage, resolve_calibration
+from alpaca_lc.records.calibration import Calibration, calibration_notes, check_coverage, resolve_calibration
 from alpaca_lc.records.instrument import UNKNOWN, Instrument, check_one_instrument, instruments_by_model
 from alpaca_lc.records.subset import Subset, resolve_subset
 from alpaca_lc.records.table import instruction_keys
-from alpaca_lc.scoring.leaderboard import calibration_notes
 from alpaca_lc.scoring.screening import Flag, screen
 from alpaca_lc.scoring.subset import estimate_model
 from alpaca_lc.stats.lc import GamedRows, LCResult, ModelRows, length_controlled

@@ -92,6 +92,8 @@ def bridged_row(row: Mapping[str, Any], bridge: Bridge, level: float = 0.95) -> 
     if row.get("n_draws") is not None and row.get("n_draws") == row.get("n_total"):
         return out  # the baseline against itself: 50 on any judge's scale
     lc, wr = float(row["length_controlled_winrate"]), float(row["win_rate"])
+    flags = [f for f in str(row.get("flags") or "").split("; ") if f]
+    out["flags"] = "; ".join(flags + outside_panel(bridge, lc, wr, float(row["avg_length"])))
     lc_se, wr_se = number(row.get("lc_standard_error")), number(row.get("standard_error"))
     x_lc, x_wr = float(logit_percent(lc)), float(logit_percent(wr))
     var_lc = math.nan if lc_se is None else float(logit_variance(lc, lc_se))
@@ -103,8 +105,6 @@ def bridged_row(row: Mapping[str, Any], bridge: Bridge, level: float = 0.95) -> 
     out["lc_ci_low"], out["lc_ci_high"] = float(percent_of(on_lc.low)), float(percent_of(on_lc.high))
     out["win_rate"] = float(percent_of(on_wr.estimate))
     out["standard_error"] = _points(on_wr.estimate, on_wr.se)
-    flags = [f for f in str(row.get("flags") or "").split("; ") if f]
-    out["flags"] = "; ".join(flags + outside_panel(bridge, lc, wr, float(row["avg_length"])))
     return out
 
 

@@ -8,24 +8,24 @@ the rows on the official scale last when a bridge is given. Nothing is written h
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alpaca_lc.errors import InputError, UsageError
-from alpaca_lc.records.calibration import Calibration, resolve_calibration
+from alpaca_lc.records.bridge import read_bridge
+from alpaca_lc.records.calibration import Calibration, calibration_notes, resolve_calibration
 from alpaca_lc.records.evalset import EvalSet, load_eval_set
-from alpaca_lc.records.instrument import Instrument, check_one_instrument, instruments_by_model
-from alpaca_lc.records.outputs import ModelOutput, read_model_outputs
+from alpaca_lc.records.instrument import check_one_instrument, instruments_by_model
+from alpaca_lc.records.outputs import read_outputs_by_model
+from alpaca_lc.records.subset import resolve_subset, subset_judge_note
+from alpaca_lc.scoring.bridge import bridge_table
 from alpaca_lc.scoring.judged import JudgedRows, load_judged
-from alpaca_lc.scoring.score import ModelScore, SubsetStep, score_rows, subset_judge_note
+from alpaca_lc.scoring.score import ModelScore, SubsetStep, estimate_rows, score_rows
 from alpaca_lc.stats.lc import SPECS
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from alpaca_lc.records.bridge import Bridge
 
 
 def leaderboard_table(scores: list[ModelScore]) -> list[dict[str, object]]:
@@ -85,50 +85,28 @@ def run_leaderboard(config: LeaderboardConfig) -> LeaderboardRun:
     Args:
         config: the leaderboard run's configuration.
     """
-    bridge = _read_bridge(config.bridge)
     rows = load_judged(list(config.annotations))
     if config.eval_set is not None and config.subset is None:
         check_in_eval_set(rows, load_eval_set(config.eval_set))
     calibration = resolve_calibration(config.calibration, config.eval_set)
-    step = None if config.subset is None else _subset_step(config)
+    bridge = None if config.bridge is None else read_bridge(config.bridge)
+    step = None
+    if config.subset is not None:  # every model's outputs on the whole eval set, and the baseline's
+        eval_set = load_eval_set(config.eval_set)
+        baseline = {key: item.output for key, item in zip(eval_set.keys, eval_set.items, strict=True)}
+        step = SubsetStep(resolve_subset(config.subset), read_outputs_by_model(config.outputs), baseline)
     instruments = instruments_by_model(rows)
     notes = check_one_instrument(instruments.items(), config.mix_judges, "rank")
-    scores = score_rows(rows, calibration, n_boot=config.bootstrap, seed=config.seed, spec=SPECS[config.spec],
-                        instruments=instruments, subset=step)  # fmt: skip
-    notes += _notes(config, calibration, scores, step)
-    table = leaderboard_table(scores)
-    if bridge is None:
-        return LeaderboardRun(table, notes)
-    from alpaca_lc.scoring.bridge import bridge_table
-
-    bridged, bridge_notes = bridge_table(table, bridge)
-    return LeaderboardRun(leaderboard_table_rows(bridged), notes + bridge_notes)
-
-
-def _read_bridge(path: Path | None) -> Bridge | None:
-    if path is None:
-        return None
-    from alpaca_lc.records.bridge import read_bridge
-
-    return read_bridge(path)
-
-
-def _subset_step(config: LeaderboardConfig) -> SubsetStep:
-    """The subset, every model's outputs on the whole eval set, and the eval set's baseline outputs."""
-    from alpaca_lc.records.subset import resolve_subset
-
-    assert config.subset is not None
-    subset = resolve_subset(config.subset)
-    eval_set = load_eval_set(config.eval_set)
-    baseline = {key: item.output for key, item in zip(eval_set.keys, eval_set.items, strict=True)}
-    outputs: dict[str, tuple[Path, list[ModelOutput]]] = {}
-    for path in config.outputs:
-        found = read_model_outputs(path)
-        name = found[0].generator if found else path.stem
-        if name in outputs:
-            raise InputError(f"model {name!r} is also in {outputs[name][0]}", path=path)
-        outputs[name] = (path, found)
-    return SubsetStep(subset, outputs, baseline)
+    if step is None:
+        scores = score_rows(rows, calibration, n_boot=config.bootstrap, seed=config.seed, spec=SPECS[config.spec],
+                            instruments=instruments)  # fmt: skip
+    else:  # a subset's judgments: each model's row is an estimate for the whole eval set
+        scores = estimate_rows(rows, calibration, step, instruments, n_boot=config.bootstrap, seed=config.seed)
+    table, bridge_notes = leaderboard_table(scores), list[str]()
+    if bridge is not None:
+        bridged, bridge_notes = bridge_table(table, bridge)
+        table = leaderboard_table_rows(bridged)
+    return LeaderboardRun(table, notes + _notes(config, calibration, scores, step) + bridge_notes)
 
 
 def _notes(config: LeaderboardConfig, calibration: Calibration, scores: list[ModelScore], step: SubsetStep | None
@@ -148,15 +126,6 @@ def _notes(config: LeaderboardConfig, calibration: Calibration, scores: list[Mod
     if failed:
         notes.append(f"{failed} failed judgments (null preference) excluded; see column n_failed")
     return notes
-
-
-def calibration_notes(calibration: Calibration, instruments: Iterable[Instrument]) -> list[str]:
-    """A note when the calibration was fitted on another judge's judgments than the ones it is applied to."""
-    others = sorted({i.judge for i in instruments if i.judge and calibration.judge and i.judge != calibration.judge})
-    if not others:
-        return []
-    return [f"calibration {calibration.source} was fitted on {calibration.judge}'s judgments and is applied here to "
-            f"{', '.join(others)}'s: its instruction difficulties are that judge's, not these"]  # fmt: skip
 
 
 def check_in_eval_set(annotations: JudgedRows, eval_set: EvalSet) -> None:

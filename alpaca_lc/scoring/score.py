@@ -117,35 +117,23 @@ def score_rows(
     seed: int = 0,
     spec: GLMSpec = DEFAULT_SPEC,
     instruments: dict[str, Instrument] | None = None,
-    subset: SubsetStep | None = None,
 ) -> list[ModelScore]:
     """`score_annotations` on judged rows (`judged.load_judged`, or `JudgedRows.of` annotations); `instruments`
-    are `instruments_by_model(rows)` when the caller has them already. With `subset`, the rows cover a subset
-    and each model's row is estimated for the whole eval set (`estimate_from_subset`), one model after another."""
-    if subset is not None:
-        by_model = instruments_by_model(rows) if instruments is None else instruments
-        return [dataclasses.replace(_subset_score(model, rows, idx, subset, calibration, n_boot=n_boot, seed=seed),
-                                    instrument=by_model[model]) for model, idx in rows.groups()]  # fmt: skip
-    # Each instruction as its position in the calibration: the fits compare small integers, not key strings.
-    code = positions_in(calibration.keys, rows.key)
-    if (code < 0).any():
-        check_coverage(calibration, rows.key, rows.source, rows.record)
-    gamed = calibration.gamed_rows()
-    if gamed is None:
-        logger.warning(
-            "calibration %s has no gamed-baseline rows: LC is fitted without regularisation",
-            calibration.source,
-        )
-    else:
-        gamed = dataclasses.replace(gamed, key=positions_in(calibration.keys, gamed.key))
-    difficulty = calibration.values[code]
+    are `instruments_by_model(rows)` when the caller has them already."""
     by_model = instruments_by_model(rows) if instruments is None else instruments
+    code = calibration.positions(rows.key, rows.source, rows.record)
+    gamed = calibration.coded_gamed_rows()
+    if gamed is None:
+        logger.warning("calibration %s has no gamed-baseline rows: LC is fitted without regularisation",
+                       calibration.source)  # fmt: skip
+    difficulty = calibration.values[code]
 
     def score(item: tuple[str, npt.NDArray[np.int64]]) -> ModelScore:
         model, idx = item
         stream = model_seed(seed, model) if n_boot else 0  # no bootstrap: numpy.random (9 ms) not imported
+        flags = tuple(rows.screen(idx))
         scored = _score_model(model, rows, idx, code[idx], difficulty[idx], gamed, spec, n_boot, stream)
-        return dataclasses.replace(scored, instrument=by_model[model], flags=tuple(rows.screen(idx)))
+        return dataclasses.replace(scored, instrument=by_model[model], flags=flags)
 
     groups = rows.groups()
     if not n_boot:  # ~1.3 ms of GIL-bound numpy calls per model: half the models go to a forked process
@@ -197,12 +185,16 @@ class AllOutputs:
     delta: FloatArray
     lengths: list[int]
     flags: tuple[Flag, ...]
+    difficulty: FloatArray  # each instruction's, from the calibration
 
     @staticmethod
-    def of(keys: npt.NDArray[np.str_], outputs: list[str], references: list[str]) -> AllOutputs:
-        """From the model's outputs and the baseline's, both in `keys` order."""
+    def of(keys: npt.NDArray[np.str_], outputs: list[str], references: list[str], calibration: Calibration
+           ) -> AllOutputs:  # fmt: skip
+        """From the model's outputs and the baseline's, both in `keys` order, and the calibration (which must cover
+        every key: `check_coverage`)."""
         delta = np.array([len(r) - len(t) for r, t in zip(references, outputs, strict=True)], dtype=float)
-        return AllOutputs(keys, delta, [len(t) for t in outputs], tuple(screen(outputs, references)))
+        flags = tuple(screen(outputs, references))
+        return AllOutputs(keys, delta, [len(t) for t in outputs], flags, calibration.difficulty_of(keys))
 
 
 @dataclass(frozen=True)
@@ -224,11 +216,12 @@ class SubsetStep:
             raise InputError("instruction not in the eval set", path=path, record=unknown[0] + 1)
         check_coverage(calibration, keys, [str(path)] * len(keys), np.arange(1, len(keys) + 1))
         self.subset.check_covers(keys, str(path))
-        return path, AllOutputs.of(keys, [o.output for o in found], [self.baseline[k] for k in keys.tolist()])
+        outputs = AllOutputs.of(keys, [o.output for o in found], [self.baseline[k] for k in keys.tolist()], calibration)
+        return path, outputs
 
 
 def estimate_from_subset(
-    model: str, outputs: AllOutputs, preference: FloatArray, subset: Subset, calibration: Calibration, *,
+    model: str, outputs: AllOutputs, preference: FloatArray, subset: Subset, gamed: GamedRows | None, *,
     n_boot: int, seed: int, n_failed: int = 0,
 ) -> ModelScore:  # fmt: skip
     """A model's row estimated from its judged subset, with the note that says so.
@@ -238,25 +231,35 @@ def estimate_from_subset(
         outputs: the model's outputs on every instruction.
         preference: the judge's preference on every instruction of `outputs`, NaN where not judged.
         subset: the subset (item model and prior).
-        calibration: instruction difficulties and the LC spec's gamed-baseline rows.
+        gamed: the LC spec's gamed-baseline rows (`Calibration.gamed_rows`).
         n_boot: bootstrap resamples for the sampling part of the interval.
         seed: the run's seed (each model's stream is derived from it and the name).
         n_failed: judgments that failed.
     """
     from alpaca_lc.scoring.subset import estimate_model  # its item model needs scipy.special: only here
 
-    rows = ModelRows(outputs.keys, outputs.delta, preference, calibration.difficulty_of(outputs.keys))
-    est = estimate_model(subset, rows, calibration.gamed_rows(), n_boot=n_boot, seed=model_seed(seed, model),
-                         n_failed=n_failed)  # fmt: skip
+    rows = ModelRows(outputs.keys, outputs.delta, preference, outputs.difficulty)
+    est = estimate_model(subset, rows, gamed, n_boot=n_boot, seed=model_seed(seed, model), n_failed=n_failed)
     note = (f"{model}: estimated from {est.n_judged} of {est.n_instructions} instructions (subset {subset.name}); "
             "the intervals include the subset's estimation error")  # fmt: skip
     return ModelScore(model, est.raw, average_length(outputs.lengths), est.lc, flags=outputs.flags,
                       subset=subset.name, note=note)  # fmt: skip
 
 
+def estimate_rows(
+    rows: JudgedRows, calibration: Calibration, step: SubsetStep, instruments: dict[str, Instrument], *, n_boot: int,
+    seed: int,
+) -> list[ModelScore]:  # fmt: skip
+    """`score_rows` for rows that cover a subset: each model's row estimated for the whole eval set
+    (`estimate_from_subset`), one model after another."""
+    gamed = calibration.gamed_rows()
+    return [dataclasses.replace(_subset_score(model, rows, idx, step, calibration, gamed, n_boot=n_boot, seed=seed),
+                                instrument=instruments[model]) for model, idx in rows.groups()]  # fmt: skip
+
+
 def _subset_score(
-    model: str, rows: JudgedRows, idx: npt.NDArray[np.int64], step: SubsetStep, calibration: Calibration, *,
-    n_boot: int, seed: int,
+    model: str, rows: JudgedRows, idx: npt.NDArray[np.int64], step: SubsetStep, calibration: Calibration,
+    gamed: GamedRows | None, *, n_boot: int, seed: int,
 ) -> ModelScore:  # fmt: skip
     """`estimate_from_subset` of one model's judged rows, placed among its outputs on every instruction."""
     if model not in step.outputs:
@@ -270,13 +273,5 @@ def _subset_score(
     preference = np.full(len(outputs.keys), np.nan)
     preference[at] = rows.preference[idx]
     n_failed = int(np.isnan(rows.preference[idx]).sum())
-    return estimate_from_subset(model, outputs, preference, step.subset, calibration, n_boot=n_boot, seed=seed,
-                                n_failed=n_failed)  # fmt: skip
-
-
-def subset_judge_note(subset: Subset, judges: list[str | None]) -> list[str]:
-    """A note when the subset's item model was fitted on another judge's judgments."""
-    others = sorted({j for j in judges if j and subset.judge and j != subset.judge})
-    if not others:
-        return []
-    return [f"subset {subset.name} was fitted on {subset.judge}'s judgments and is applied to {', '.join(others)}'s"]
+    return estimate_from_subset(model, outputs, preference, step.subset, gamed, n_boot=n_boot,
+                                seed=seed, n_failed=n_failed)  # fmt: skip
