@@ -1,5 +1,6 @@
-"""The README's GitHub Actions example: its gate step runs as written, against a local judge server on which
-AlpacaEval 2.0's own judge model is retired (404 model_not_found), with the living judge the example names."""
+"""The documented GitHub Actions example (wherever README.md or docs/ hold it): its gate step runs as written,
+against a local judge server on which AlpacaEval 2.0's own judge model is retired (404 model_not_found), with the
+living judge the example names."""
 
 from __future__ import annotations
 
@@ -22,10 +23,11 @@ RETIRED = "gpt-4-1106-preview"
 
 
 def _gate_step() -> dict[str, object]:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"<!-- ci-example.*?-->\n```yaml\n(.*?)```", readme, re.S)
-    assert block, "the README's CI example is missing"
-    workflow = yaml.safe_load(block.group(1))
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    example = re.compile(r"<!-- ci-example.*?-->\n```yaml\n(.*?)```", re.S)
+    blocks = [b for p in pages for b in example.findall(p.read_text(encoding="utf-8"))]
+    assert len(blocks) == 1, f"one documented CI example expected, found {len(blocks)}"
+    workflow = yaml.safe_load(blocks[0])
     steps = workflow["jobs"]["gate"]["steps"]
     return next(s for s in steps if s.get("name") == "Gate the release")
 

@@ -1,4 +1,7 @@
-"""The `alpaca-lc` command: the root group only registers commands and maps errors to exit codes."""
+"""The `alpaca-lc` command: the root group only registers commands and maps errors to exit codes.
+
+May import: every stage's entry points, `pipeline`, `config`, `errors`; heavy libraries only inside commands.
+"""
 
 from __future__ import annotations
 

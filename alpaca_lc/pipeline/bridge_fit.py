@@ -32,7 +32,7 @@ def judge_panel(
     would take (outputs not at hand are estimated as long as the model's published average length).
 
     Args:
-        panel: the panel (`bridge.load_panel`).
+        panel: the panel (`records.bridge.load_panel`).
         outputs_dir: where the panel models' outputs are.
         annotate: the judge and run settings (its model_outputs and name are replaced per model).
     """

@@ -48,7 +48,7 @@ class EvalSet:
 
     @property
     def keys(self) -> list[str]:
-        """Instruction keys (`records.instruction_key`) in eval-set order."""
+        """Instruction keys (`records.table.instruction_key`) in eval-set order."""
         return [instruction_key(item.instruction) for item in self.items]
 
 

@@ -1,1 +1,4 @@
-"""Leaderboard tables, correlation reports and their renderings."""
+"""Leaderboard tables, correlation reports and their renderings (CSV, Markdown, JSON, HTML, plots).
+
+May import: `scoring`, `records`, `stats`, `config`, `errors`.
+"""

@@ -70,7 +70,7 @@ class JudgedRows(RowTable):
 
     @staticmethod
     def of_parquet(texts: ParquetTexts) -> JudgedRows:
-        """The rows of a parquet file read by `records.read_parquet_texts`."""
+        """The rows of a parquet file read by `records.annotations.read_parquet_texts`."""
         return JudgedRows._with(texts.fields, arrow_output_figures(texts.output_1, texts.output_2))
 
     @staticmethod
@@ -109,7 +109,7 @@ def load_judged(paths: Sequence[Path]) -> JudgedRows:
     (`twoprocess`).
 
     Args:
-        paths: what `records.read_annotations` takes.
+        paths: what `records.annotations.read_annotations` takes.
     """
     with _gc_paused():
         return _load(paths)

@@ -99,7 +99,7 @@ def score_annotations(
     """Raw and LC metrics, and screening flags, for every model in the annotations.
 
     Args:
-        annotations: validated annotations (`records.read_annotations`).
+        annotations: validated annotations (`records.annotations.read_annotations`).
         calibration: instruction difficulties and gamed-baseline rows.
         n_boot: bootstrap resamples for the LC interval; 0 turns the interval off.
         seed: bootstrap seed; each model's stream is derived from it and the model's name, so a model's
@@ -118,7 +118,7 @@ def score_rows(
     spec: GLMSpec = DEFAULT_SPEC,
     instruments: dict[str, Instrument] | None = None,
 ) -> list[ModelScore]:
-    """`score_annotations` on judged rows (`judged.load_judged`, or `JudgedRows.of` annotations); `instruments`
+    """`score_annotations` on judged rows (`scoring.judged.load_judged`, or `JudgedRows.of` annotations); `instruments`
     are `instruments_by_model(rows)` when the caller has them already."""
     by_model = instruments_by_model(rows) if instruments is None else instruments
     code = calibration.positions(rows.key, rows.source, rows.record)

@@ -11,7 +11,7 @@ from alpaca_lc.records.calibration import resolve_calibration
 from alpaca_lc.scoring.leaderboard import leaderboard_table
 from alpaca_lc.scoring.score import score_annotations
 
-# Models whose LC lands more than 2.5 points from the published value, and why (see README, "Calibration").
+# Models whose LC lands more than 2.5 points from the published value, and why (see docs/statistics.md, "Calibration").
 KNOWN_OFF = {
     # Published LC came from calibration files not in ../shared (difficulty fitted on early-2024 models
     # and real judgments of the gamed baselines; ours are reconstructed expected preferences). The gap is
