@@ -7,7 +7,8 @@ import xml.etree.ElementTree as ET
 from statistics import NormalDist
 from typing import Any
 
-from alpaca_lc.release.gate import Check, GateResult, Release
+from alpaca_lc.release.gate import Check, GateResult
+from alpaca_lc.release.releases import Release
 
 _BADGE = {"pass": "✅ PASS", "fail": "❌ FAIL", "inconclusive": "⚠️ INCONCLUSIVE"}
 
