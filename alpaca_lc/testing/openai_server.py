@@ -16,6 +16,8 @@ request asks for logprobs) or as a generator (a deterministic text otherwise), a
   OpenAI's format (`20ms`, `8.64s`, `6m0s`). `quota_exhausted` answers 429 `insufficient_quota` to everything.
   Several clients of one server share its budget, as processes sharing one API key do.
 
+The Files and Batches endpoints (`batch_api`) answer batches of the same requests, with their own faults.
+
 `GET /stats` returns counters (`successes` counts only well-formed answers, `tokens_billed` what admitted
 requests were charged); `POST /config` switches settings while it runs. It serves only loopback, and stops
 by itself when its parent closes its stdin or after `--max-seconds`.
@@ -44,6 +46,8 @@ from typing import Any
 
 from aiohttp import web
 
+from alpaca_lc.testing import batch_api
+
 
 @dataclass
 class Settings:
@@ -69,6 +73,12 @@ class Settings:
     missing_models: str = ""  # comma-separated models answered 404 model_not_found (retired ones, say)
     verdict: str = "hash"  # "hash": a verdict unrelated to the outputs; "relevance": the output that covers more of
     # the instruction's words tends to win (AlpacaEval's prompt only), so a release that answers nothing loses
+    batch_delay_s: float = 1.0  # the Batch API (`batch_api`): how long a batch takes to complete
+    batch_error_rate: float = 0.0  # a share of a batch's lines answered in its error file (each line once at most)
+    batch_missing_rate: float = 0.0  # a share of lines missing from both files (each line once at most)
+    batch_expire_after: int = 0  # a batch of more lines answers this many and expires (0: never)
+    batch_invalid: str = ""  # when set, every batch fails validation with this message
+    batch_enqueued_tokens: int = 0  # the enqueued-token limit on running batches (0: none)
 
 
 @dataclass
@@ -329,6 +339,7 @@ def make_app(settings: Settings) -> web.Application:
     app.router.add_post("/config", _config)
     app.router.add_get("/v1/models", _models)
     app.router.add_get("/health", _health)
+    batch_api.routes(app, _completion)
     return app
 
 
