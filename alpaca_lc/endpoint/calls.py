@@ -36,6 +36,12 @@ class ChatRequest(Generic[T]):
     parse: Callable[[dict[str, Any]], T]
 
 
+def chat_body(model: str, messages: list[dict[str, str]], decoding: dict[str, Any]) -> dict[str, Any]:
+    """The body of a chat-completions request, live or in a batch file: the same for both, so a batch judgment
+    and a live one of the same request are one judgment."""
+    return {"model": model, "messages": messages, **decoding}
+
+
 @dataclass(frozen=True)
 class Completion(Generic[T]):
     """A parsed answer and what it cost."""

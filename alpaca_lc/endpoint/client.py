@@ -36,7 +36,7 @@ import orjson
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from alpaca_lc.config import Endpoint
-from alpaca_lc.endpoint.calls import ChatRequest, ClientSettings, Completion, PaceReport
+from alpaca_lc.endpoint.calls import ChatRequest, ClientSettings, Completion, PaceReport, chat_body
 from alpaca_lc.endpoint.inflight import AdaptiveLimit
 from alpaca_lc.endpoint.pacing import Budget, TokenEstimator, parse_duration
 from alpaca_lc.errors import IncompleteError, ModelNotFound, ParseError, UsageError
@@ -105,7 +105,7 @@ class ChatClient:
     """Sends chat completions to one endpoint; build it once per run, never per request."""
 
     def __init__(self, endpoint: Endpoint, settings: ClientSettings) -> None:
-        self._key = _api_key(endpoint)
+        self._key = api_key(endpoint)
         self._key_env = endpoint.api_key_env
         self.settings = settings
         self.retries: Counter[str] = Counter()
@@ -198,7 +198,7 @@ class ChatClient:
         raw = estimator.raw(request.messages)
         max_tokens = int(request.decoding.get("max_tokens") or request.decoding.get("max_completion_tokens") or 0)
         cost = round(raw * estimator.ratio) + max_tokens
-        body: dict[str, Any] = {"model": request.model, "messages": request.messages, **request.decoding}
+        body = chat_body(request.model, request.messages, request.decoding)
         async with self.limit as level:  # a hung request holds its slot for --timeout, one slot, never the run
             await self.budget.acquire(cost)
             if self._stopped is not None:
@@ -363,7 +363,7 @@ def _message(exc: BaseException) -> str:
 PLACEHOLDER_KEY = "EMPTY"  # what vLLM documents for a server started without --api-key
 
 
-def _api_key(endpoint: Endpoint) -> str:
+def api_key(endpoint: Endpoint) -> str:
     """The API key from the environment variable the config names. OpenAI's own endpoint requires it; another
     endpoint (vLLM, llama.cpp, Ollama, a gateway) gets a placeholder when the variable is unset, as such
     servers usually run without keys (one that wants a key answers 401, and the error says to set it)."""
