@@ -100,6 +100,9 @@ class JudgeRunConfig(_Closed):
     max_cost: float | None = Field(default=None, ge=0)
     both_orders: bool = False
     progress: bool = True
+    batch: bool = False  # through the Batch API (`annotation.batched`)
+    batch_fallback: Literal["batch", "live"] = "batch"
+    wait: bool = True  # False: submit the batches and stop (exit 4)
 
 
 class AnnotateConfig(_Closed):

@@ -47,3 +47,14 @@ class ModelNotFound(IncompleteError):
     def __init__(self, message: str, model: str) -> None:
         super().__init__(message)
         self.model = model
+
+
+class BatchSubmitted(AlpacaLCError):
+    """Judgments were submitted as batches and are not all answered yet (`--no-wait`): exit 4. Re-running the
+    same command collects what has finished."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, batch_ids: list[str]) -> None:
+        super().__init__(message)
+        self.batch_ids = batch_ids

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import random
+import socket
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -53,6 +54,34 @@ _MIGRATIONS = [
         message TEXT NOT NULL,
         created REAL NOT NULL
     );
+    """,
+    # Batches (one per uploaded input file; `id` is NULL until the batch is created) and the keys each covers,
+    # and leases: the one process paying for a key, with its heartbeat.
+    """
+    CREATE TABLE batches (
+        input_file_id TEXT PRIMARY KEY,
+        id TEXT,
+        judge TEXT NOT NULL,
+        base_url TEXT,
+        status TEXT NOT NULL,            -- 'uploaded', then the API's status
+        collected INTEGER NOT NULL DEFAULT 0,
+        created REAL NOT NULL
+    );
+    CREATE TABLE batch_keys (
+        input_file_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        model_first INTEGER NOT NULL,
+        PRIMARY KEY (input_file_id, key)
+    );
+    CREATE INDEX batch_keys_key ON batch_keys(key);
+    CREATE TABLE leases (
+        key TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        heartbeat REAL NOT NULL
+    );
+    CREATE INDEX leases_owner ON leases(owner);
     """,
 ]
 
@@ -105,13 +134,52 @@ class Judgment:
 
 @dataclass(frozen=True)
 class JudgeStats:
-    """What the cache holds for one judge."""
+    """What the cache holds for one judge: judgments and spend, live and batch."""
 
     judge: str
     judgments: int
     imported: int
     failures: int
     cost: float
+    batch: int = 0
+    batch_cost: float = 0.0
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """A batch the cache knows of: its input file, its id once created, and its judge and endpoint."""
+
+    input_file_id: str
+    id: str | None
+    judge: str
+    base_url: str | None
+    status: str
+
+
+@dataclass(frozen=True)
+class Owner:
+    """A process that pays for judgments: its lease holder name, host and pid."""
+
+    name: str
+    host: str
+    pid: int
+
+    @staticmethod
+    def this_process() -> Owner:
+        host = socket.gethostname()
+        return Owner(f"{host}:{os.getpid()}:{os.urandom(4).hex()}", host, os.getpid())
+
+    def alive(self) -> bool:
+        """Whether this owner's process still runs (on this host; another host's is judged by its heartbeat)."""
+        if self.host != socket.gethostname():
+            return True
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
 
 
 class JudgmentCache:
@@ -221,11 +289,106 @@ class JudgmentCache:
     def stats(self) -> list[JudgeStats]:
         """Counts and spend per judge."""
         rows = self._db.execute(
-            "SELECT judge, COUNT(*), SUM(source = 'import'), SUM(cost) FROM judgments GROUP BY judge ORDER BY judge"
+            "SELECT judge, COUNT(*), SUM(source = 'import'), SUM(cost), SUM(source = 'batch'), "
+            "SUM(CASE WHEN source = 'batch' THEN cost ELSE 0 END) FROM judgments GROUP BY judge ORDER BY judge"
         ).fetchall()
         failures = dict(self._db.execute("SELECT judge, COUNT(*) FROM failures GROUP BY judge").fetchall())
-        return [JudgeStats(j, n, int(imp or 0), failures.get(j, 0), float(cost or 0)) for j, n, imp, cost in rows]
+        return [JudgeStats(j, n, int(imp or 0), failures.get(j, 0), float(cost or 0), int(nb or 0), float(cb or 0))
+                for j, n, imp, cost, nb, cb in rows]  # fmt: skip
 
     def integrity_ok(self) -> bool:
         """SQLite's own integrity check."""
         return bool(self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
+
+    def _write(self, statements: list[tuple[str, Any]]) -> None:
+        """Several writes in one transaction."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, args in statements:
+                self._db.executemany(sql, args) if isinstance(args, list) else self._db.execute(sql, args)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def claim(self, keys: list[str], owner: Owner, timeout: float) -> list[str]:
+        """Lease the keys that nobody else may be paying for: not judged, in no open batch, and without a live
+        lease of another process (a lease whose process is gone, or silent for `timeout` seconds, is taken over)."""
+        now = time.time()
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            taken = self._free(keys, owner, now, timeout)
+            self._db.executemany("INSERT OR REPLACE INTO leases (key, owner, host, pid, heartbeat) VALUES (?,?,?,?,?)",
+                                 [(k, owner.name, owner.host, owner.pid, now) for k in taken])  # fmt: skip
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return taken
+
+    def _free(self, keys: list[str], owner: Owner, now: float, timeout: float) -> list[str]:
+        held: set[str] = set()
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            held.update(k for (k,) in self._db.execute(f"SELECT key FROM judgments WHERE key IN ({marks})", chunk))
+            held.update(k for (k,) in self._db.execute(
+                f"SELECT k.key FROM batch_keys k JOIN batches b ON b.input_file_id = k.input_file_id "
+                f"WHERE b.collected = 0 AND k.key IN ({marks})", chunk))  # fmt: skip
+            for key, name, host, pid, beat in self._db.execute(
+                f"SELECT key, owner, host, pid, heartbeat FROM leases WHERE key IN ({marks})", chunk
+            ):
+                if name != owner.name and now - beat < timeout and Owner(name, host, pid).alive():
+                    held.add(key)
+        return [k for k in keys if k not in held]
+
+    def claimable(self, keys: list[str], owner: Owner, timeout: float) -> list[str]:
+        """The keys `claim` would lease now (nothing is written)."""
+        return self._free(keys, owner, time.time(), timeout)
+
+    def heartbeat(self, owner: Owner) -> None:
+        """Keep the owner's leases alive."""
+        self._db.execute("UPDATE leases SET heartbeat = ? WHERE owner = ?", (time.time(), owner.name))
+
+    def release(self, owner: Owner, keys: list[str] | None = None) -> None:
+        """Give up the owner's leases (on these keys, or all)."""
+        if keys is None:
+            self._db.execute("DELETE FROM leases WHERE owner = ?", (owner.name,))
+        else:
+            self._db.executemany("DELETE FROM leases WHERE owner = ? AND key = ?", [(owner.name, k) for k in keys])
+
+    def record_upload(self, input_file_id: str, judge: str, base_url: str | None, keys: list[tuple[str, bool]],
+                      owner: Owner) -> None:  # fmt: skip
+        """A batch input file is uploaded: the keys it covers belong to it from now on (the owner's leases on
+        them end in the same transaction), before anything waits on it."""
+        self._write([
+            ("INSERT INTO batches (input_file_id, id, judge, base_url, status, created) VALUES (?,?,?,?,?,?)",
+             (input_file_id, None, judge, base_url, "uploaded", time.time())),
+            ("INSERT OR IGNORE INTO batch_keys (input_file_id, key, model_first) VALUES (?,?,?)",
+             [(input_file_id, k, int(first)) for k, first in keys]),
+            ("DELETE FROM leases WHERE owner = ? AND key = ?", [(owner.name, k) for k, _ in keys]),
+        ])  # fmt: skip
+
+    def record_batch(self, input_file_id: str, batch_id: str | None, status: str, collected: bool = False) -> None:
+        """The batch created over a file (or its new status; collected: its answers are in the cache)."""
+        self._db.execute("UPDATE batches SET id = COALESCE(?, id), status = ?, collected = ? WHERE input_file_id = ?",
+                         (batch_id, status, int(collected), input_file_id))  # fmt: skip
+
+    def open_batches(self, keys: list[str]) -> list[BatchRecord]:
+        """The batches not yet collected that hold any of these keys."""
+        found: dict[str, BatchRecord] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                "SELECT DISTINCT b.input_file_id, b.id, b.judge, b.base_url, b.status FROM batches b JOIN batch_keys k "
+                f"ON b.input_file_id = k.input_file_id WHERE b.collected = 0 AND k.key IN ({marks})",
+                chunk,
+            )
+            found.update({row[0]: BatchRecord(*row) for row in rows})
+        return list(found.values())
+
+    def keys_of(self, input_file_id: str) -> dict[str, bool]:
+        """The keys a batch covers, with whether the model's output was shown first."""
+        rows = self._db.execute("SELECT key, model_first FROM batch_keys WHERE input_file_id = ?", (input_file_id,))
+        return {key: bool(first) for key, first in rows}

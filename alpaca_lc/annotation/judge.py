@@ -54,10 +54,19 @@ class Price(_Closed):
 
     input_per_million: float = Field(default=0.0, ge=0)
     output_per_million: float = Field(default=0.0, ge=0)
+    batch_input_per_million: float | None = Field(default=None, ge=0)  # None: half the live price
+    batch_output_per_million: float | None = Field(default=None, ge=0)
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         """USD for one call."""
         return (prompt_tokens * self.input_per_million + completion_tokens * self.output_per_million) / 1e6
+
+    def batch_cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        """USD for one request through the Batch API: the config's batch price, else half the live price."""
+        per_in, per_out = self.batch_input_per_million, self.batch_output_per_million
+        per_in = self.input_per_million / 2 if per_in is None else per_in
+        per_out = self.output_per_million / 2 if per_out is None else per_out
+        return (prompt_tokens * per_in + completion_tokens * per_out) / 1e6
 
 
 class AnswerConfig(_Closed):

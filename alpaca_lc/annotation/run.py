@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alpaca_lc.annotation.annotator import Annotated, AnnotateOptions, Pair, Tally, annotate, estimate
+from alpaca_lc.annotation.annotator import Annotated, annotate, estimate
 from alpaca_lc.annotation.cache import Judgment, JudgmentCache, default_cache_path, pair_key
 from alpaca_lc.annotation.judge import Judge, load_judge
 from alpaca_lc.annotation.official import MissingOfficialFiles
+from alpaca_lc.annotation.plan import AnnotateOptions, Pair, Tally
 from alpaca_lc.config import AnnotateConfig, CacheImportConfig, JudgeRunConfig
 from alpaca_lc.endpoint.calls import ClientSettings
 from alpaca_lc.errors import IncompleteError, InputError, UsageError
@@ -162,7 +163,8 @@ def build_pairs(config: AnnotateConfig) -> tuple[str, list[Pair]]:
 def _options(run: JudgeRunConfig) -> AnnotateOptions:
     client = ClientSettings(concurrency=run.concurrency, timeout=run.timeout, max_attempts=run.max_attempts,
                             tpm=run.tpm, rpm=run.rpm, stall_timeout=run.stall_timeout)  # fmt: skip
-    return AnnotateOptions(client, run.max_cost, run.both_orders, progress=run.progress)
+    return AnnotateOptions(client, run.max_cost, run.both_orders, progress=run.progress, batch=run.batch,
+                           batch_fallback=run.batch_fallback, wait=run.wait)  # fmt: skip
 
 
 def run_annotate(config: AnnotateConfig, pairs: tuple[str, list[Pair]] | None = None) -> AnnotateRun:
@@ -250,18 +252,20 @@ def run_cache_import(config: CacheImportConfig) -> str:
 
 
 def run_cache_stats(path: Path | None) -> str:
-    """Counts, spend and size per judge, as text."""
+    """Counts, spend (live and batch) and size per judge, as text."""
     path = path or default_cache_path()
     if not path.exists():
         return f"{path}: no cache yet"
     with JudgmentCache(path) as cache:
         stats = cache.stats()
     size = path.stat().st_size / 1e6
+    width = max([36, *(len(s.judge) + 2 for s in stats)])
     lines = [
         f"{path} ({size:.1f} MB)",
-        f"{'judge':<36}{'judgments':>10}{'imported':>10}{'failures':>10}{'spend $':>10}",
+        f"{'judge':<{width}}{'judgments':>10}{'imported':>10}{'batch':>8}{'failures':>10}{'live $':>10}{'batch $':>10}",
     ]
-    lines += [f"{s.judge:<36}{s.judgments:>10}{s.imported:>10}{s.failures:>10}{s.cost:>10.2f}" for s in stats]
+    lines += [f"{s.judge:<{width}}{s.judgments:>10}{s.imported:>10}{s.batch:>8}{s.failures:>10}"
+              f"{s.cost - s.batch_cost:>10.2f}{s.batch_cost:>10.2f}" for s in stats]  # fmt: skip
     return "\n".join(lines)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from alpaca_lc import __version__
-from alpaca_lc.errors import AlpacaLCError
+from alpaca_lc.errors import AlpacaLCError, BatchSubmitted
 
 # Each command's module, imported only when that command runs (or --help lists it): a command pays for its
 # own imports, not for every other command's.
@@ -47,6 +47,10 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except BatchSubmitted as exc:  # --no-wait: not an error; the batch ids on stdout, for scripts
+            click.echo(f"submitted, not finished: {exc}", err=True)
+            click.echo("\n".join(sorted(set(exc.batch_ids))))
+            ctx.exit(exc.exit_code)
         except AlpacaLCError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)

@@ -10,6 +10,8 @@ import click
 
 from alpaca_lc.cli.generate import generate_config, model_options
 from alpaca_lc.cli.options import (
+    batch_options,
+    batch_settings,
     calibration_option,
     eval_set_option,
     mix_judges_option,
@@ -81,7 +83,7 @@ def judge_options(func: F) -> F:
     """The options `annotate`, `evaluate` and `gate` share."""
     for option in reversed(_JUDGE_OPTIONS):
         func = option(func)
-    return pace_options(func)
+    return batch_options(pace_options(func))
 
 
 def _annotate_config(model_outputs: Path, output: Path, opts: dict[str, Any]) -> AnnotateConfig:
@@ -93,7 +95,7 @@ def _annotate_config(model_outputs: Path, output: Path, opts: dict[str, Any]) ->
         concurrency=opts["concurrency"], timeout=opts["timeout"], tpm=opts["tpm"], rpm=opts["rpm"],
         stall_timeout=opts["stall_timeout"],
         max_attempts=opts["max_attempts"], max_cost=opts["max_cost"], both_orders=opts["both_orders"],
-        progress=not opts["no_progress"],
+        progress=not opts["no_progress"], **batch_settings(opts),
     )  # fmt: skip
     return AnnotateConfig(
         model_outputs=model_outputs, reference=opts["reference"], eval_set=opts["eval_set"], name=opts["name"],

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from alpaca_lc.cli.options import calibration_option, eval_set_option
+from alpaca_lc.cli.options import batch_options, batch_settings, calibration_option, eval_set_option
 
 _FILE = click.Path(path_type=Path, dir_okay=False)
 
@@ -30,6 +30,7 @@ def bridge() -> None:
 @click.option("--dry-run", is_flag=True, help="With --panel: the judgments and what they cost; call nothing.")
 @click.option("--cache", type=_FILE, default=None, help="Default: $ALPACA_LC_CACHE.")
 @click.option("--no-progress", is_flag=True)
+@batch_options
 @eval_set_option
 @click.option("-o", "--output", type=_FILE, default=None, help="The bridge file to write.")
 @calibration_option
@@ -39,7 +40,7 @@ def bridge() -> None:
 def fit(annotations: tuple[Path, ...], official: Path | None, panel: str | None, outputs_dir: Path | None,
         judge: str, judge_model: str | None, concurrency: int, dry_run: bool, cache: Path | None,
         no_progress: bool, eval_set: Path | None, output: Path | None, calibration: str, bootstrap: int,
-        seed: int) -> None:  # fmt: skip
+        seed: int, **batch: bool | str) -> None:  # fmt: skip
     """Fit a bridge from ANNOTATIONS (a panel of models judged by the successor) to the official figures."""
     from alpaca_lc.pipeline.bridge_fit import BridgeFitConfig, run_bridge_fit
     from alpaca_lc.records.bridge import load_panel
@@ -55,7 +56,7 @@ def fit(annotations: tuple[Path, ...], official: Path | None, panel: str | None,
 
         chosen = load_panel(panel)
         run = JudgeRunConfig(judge=judge, judge_model=judge_model, cache=cache, concurrency=concurrency,
-                             progress=not no_progress)  # fmt: skip
+                             progress=not no_progress, **batch_settings(batch))  # fmt: skip
         annotate = AnnotateConfig(model_outputs=Path("unused"), eval_set=eval_set, dry_run=dry_run, run=run)
         written, lines = judge_panel(chosen, outputs_dir, annotate)
         annotations = tuple(written)

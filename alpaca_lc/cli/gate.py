@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from alpaca_lc.cli.annotate import judge_options
-from alpaca_lc.cli.options import calibration_option, mix_judges_option
+from alpaca_lc.cli.options import batch_settings, calibration_option, mix_judges_option
 
 _PATH = click.Path(path_type=Path, dir_okay=False)
 _CONFIDENCE = click.FloatRange(0.5, 1, min_open=True, max_open=True)
@@ -44,7 +44,7 @@ def gate(ctx: click.Context, candidate: tuple[Path, ...], **opts: Any) -> None:
 
     run_keys = ("judge", "judge_model", "alpaca_eval_dir", "cache", "concurrency", "timeout", "max_attempts", "tpm",
                 "rpm", "stall_timeout")  # fmt: skip
-    run = JudgeRunConfig(progress=not opts["no_progress"], **{k: opts[k] for k in run_keys})
+    run = JudgeRunConfig(progress=not opts["no_progress"], **{k: opts[k] for k in run_keys}, **batch_settings(opts))
     keys = ("previous", "min_lc", "max_drop", "confidence", "on_inconclusive", "allow_flagged", "calibration",
             "bootstrap", "reference", "eval_set", "mix_judges", "subset", "max_instances", "dry_run",
             "bridge")  # fmt: skip

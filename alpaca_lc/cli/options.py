@@ -71,3 +71,28 @@ def pace_options(func: F) -> F:
     for option in reversed(_PACE_OPTIONS):
         func = option(func)
     return func
+
+
+_BATCH_OPTIONS = [
+    click.option("--batch", is_flag=True,
+                 help="Judge through the provider's Batch API: half the price, answered within 24 h, outside the live "
+                 "rate limits; the same judgments as live calls (one cache)."),
+    click.option("--batch-fallback", type=click.Choice(["batch", "live"]), default="batch", show_default=True,
+                 help="Lines a batch did not answer (errors, missing, expired): in a new batch, or live."),
+    click.option("--no-wait", is_flag=True,
+                 help="With --batch: submit, print the batch ids and exit 4; the same command again collects them."),
+]  # fmt: skip
+
+
+def batch_options(func: F) -> F:
+    """`--batch`, `--batch-fallback`, `--no-wait`: judging through the Batch API."""
+    for option in reversed(_BATCH_OPTIONS):
+        func = option(func)
+    return func
+
+
+def batch_settings(opts: dict[str, Any]) -> dict[str, Any]:
+    """The JudgeRunConfig fields of the batch options (`--no-wait` only means something with `--batch`)."""
+    if opts["no_wait"] and not opts["batch"]:
+        raise click.UsageError("--no-wait needs --batch (live judgments are waited for)")
+    return {"batch": opts["batch"], "batch_fallback": opts["batch_fallback"], "wait": not opts["no_wait"]}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alpaca_lc.annotation.annotator import Tally
+from alpaca_lc.annotation.plan import Tally
 from alpaca_lc.annotation.run import run_annotate, stand_in_pairs, write_annotations
 from alpaca_lc.config import AnnotateConfig
 from alpaca_lc.errors import UsageError
@@ -61,7 +61,7 @@ def judge_panel(
     if not annotate.dry_run:
         return written, []
     return [], [f"panel {panel.name}: {len(panel.official)} models ({panel.description})", total.estimate_line(),
-                f"at the batch price (half the list price): ~${total.estimated_cost / 2:.2f}"]  # fmt: skip
+                f"at the batch price (--batch): ~${total.estimated_batch_cost:.2f}"]  # fmt: skip
 
 
 def _panel_outputs(folder: Path, model: str) -> Path | None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from alpaca_lc.annotation.annotator import Pair
+from alpaca_lc.annotation.plan import Pair
 from alpaca_lc.annotation.run import AnnotateRun, build_pairs, judge_instrument, judge_pairs, write_annotations
 from alpaca_lc.config import EvaluateConfig
 from alpaca_lc.records.annotations import Annotations

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from alpaca_lc.annotation.annotator import Tally
+from alpaca_lc.annotation.plan import Tally
 from alpaca_lc.annotation.run import run_annotate
 from alpaca_lc.config import GateConfig
 from alpaca_lc.errors import UsageError

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from alpaca_lc.annotation.annotator import Pair
+from alpaca_lc.annotation.plan import Pair
 from alpaca_lc.annotation.run import build_pairs, judge_instrument, run_annotate, subset_pairs
 from alpaca_lc.config import AnnotateConfig, GateConfig
 from alpaca_lc.errors import InputError, UsageError
