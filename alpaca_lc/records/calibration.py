@@ -23,7 +23,7 @@ from alpaca_lc import package_file
 from alpaca_lc.errors import InputError
 from alpaca_lc.records.evalset import EvalSet, download_from_hub, load_eval_set
 from alpaca_lc.records.instrument import Instrument
-from alpaca_lc.records.jsonio import read_json_document, write_atomic, write_json
+from alpaca_lc.records.jsonio import read_csv, read_json_document, write_atomic, write_json
 from alpaca_lc.stats.lc import GamedRows, positions_in
 
 if TYPE_CHECKING:
@@ -269,14 +269,7 @@ def write_alpaca_eval_calibration(calibration: Calibration, eval_set: EvalSet, f
 
 
 def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
-    import pandas as pd
-
-    try:
-        table = pd.read_csv(path)
-    except FileNotFoundError:
-        raise InputError("no such file", path=path) from None
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise InputError(f"cannot read CSV: {exc}", path=path) from None
+    table = read_csv(path)
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise InputError(f"missing column(s) {', '.join(missing)}", path=path)

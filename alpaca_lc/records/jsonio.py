@@ -1,4 +1,4 @@
-"""Reading and atomically writing the JSON / JSONL record files every stage exchanges.
+"""Reading and atomically writing the JSON / JSONL record files every stage exchanges (and reading a CSV table).
 
 Reading takes what Python's `json` module writes: `json.dump` of a record holding a float NaN (an unset
 `price_per_example`, a failed preference) writes the bare tokens `NaN`, `Infinity` or `-Infinity`, which
@@ -14,11 +14,14 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from alpaca_lc.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def read_json_records(path: Path) -> list[dict[str, Any]]:
@@ -166,3 +169,15 @@ def read_json_document(path: Path, what: str, missing: str = "no such file") -> 
         raise InputError(missing, path=path) from None
     except (OSError, orjson.JSONDecodeError) as exc:
         raise InputError(f"not {what}: {exc}", path=path) from None
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    """A CSV table (pandas, imported here); a missing or unreadable file is one InputError naming it."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path)
+    except FileNotFoundError:
+        raise InputError("no such file", path=path) from None
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise InputError(f"cannot read CSV: {exc}", path=path) from None

@@ -13,7 +13,7 @@ import numpy as np
 
 from alpaca_lc.errors import InputError
 from alpaca_lc.records.instrument import Instrument
-from alpaca_lc.records.jsonio import write_atomic
+from alpaca_lc.records.jsonio import read_csv, write_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -133,14 +133,7 @@ def read_leaderboard(path: Path, required: tuple[str, ...] = ()) -> pd.DataFrame
     Returns:
         The table indexed by model name.
     """
-    import pandas as pd
-
-    try:
-        table = pd.read_csv(path)
-    except FileNotFoundError:
-        raise InputError("no such file", path=path) from None
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise InputError(f"cannot read CSV: {exc}", path=path) from None
+    table = read_csv(path)
     first = table.columns[0]
     if first != "model" and not str(first).startswith("Unnamed"):
         if "model" not in table.columns:
