@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 from alpaca_lc.annotation.run import run_annotate, stand_in_pairs
 from alpaca_lc.config import EvaluateConfig, GenerateConfig
-from alpaca_lc.errors import UsageError
+from alpaca_lc.errors import BatchSubmitted, UsageError
 from alpaca_lc.generation.run import GenerateRun, plan_generation, resolve_model, run_generate_many
 from alpaca_lc.pipeline.evaluate import EvaluateRun, run_evaluate
 from alpaca_lc.records.jsonio import write_text
@@ -66,13 +66,28 @@ def run_evaluate_models(generates: list[GenerateConfig], evaluate: EvaluateConfi
             judging.append(judge.submit(run_evaluate, evaluate.model_copy(update={"annotate": annotate})))
 
         generated = run_generate_many(configs, on_done=judge_model)
-        evaluated = [f.result() for f in judging]
+        evaluated = _results(judging)
     table = leaderboard_table_rows([row for run in evaluated for row in run.table])
     path = None
     if len(configs) > 1:
         path = evaluate.output_dir / "leaderboard.csv"
         write_text(path, render(table, "csv"))
     return Sweep(generated, evaluated, table, path)
+
+
+def _results(judging: list[Future[EvaluateRun]]) -> list[EvaluateRun]:
+    """Every model's evaluation; with `--batch --no-wait`, every model's batches are submitted first and all their
+    ids reported together (exit 4)."""
+    evaluated, submitted = [], []
+    for future in judging:
+        try:
+            evaluated.append(future.result())
+        except BatchSubmitted as exc:
+            submitted.append(exc)
+    if submitted:
+        ids = [i for exc in submitted for i in exc.batch_ids]
+        raise BatchSubmitted(f"{len(submitted)} of {len(judging)} models: " + "; ".join(map(str, submitted)), ids)
+    return evaluated
 
 
 def estimate_models(generates: list[GenerateConfig], evaluate: EvaluateConfig) -> list[str]:

@@ -162,8 +162,9 @@ def _completion(body: dict[str, Any], settings: Settings) -> dict[str, Any]:
         completion_tokens = 1
     else:
         last = str(messages[-1].get("content", "")) if messages else ""
+        model = str(body.get("model", ""))  # two models answer differently
         words = [
-            f"w{int(hashlib.md5(f'{last}{i}'.encode()).hexdigest()[:4], 16) % 997}"
+            f"w{int(hashlib.md5(f'{model}{last}{i}'.encode()).hexdigest()[:4], 16) % 997}"
             for i in range(settings.generation_words)
         ]
         limit = int(body.get("max_tokens") or body.get("max_completion_tokens") or 10**6)

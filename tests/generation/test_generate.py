@@ -151,3 +151,22 @@ def test_a_keyless_local_server_needs_no_key_variable(cli: Cli, tmp_path: Path) 
                      env={"OPENAI_API_KEY": None, "OPENAI_BASE_URL": None})  # fmt: skip
     assert result.exit_code == 0, result.output
     assert len(json.loads((tmp_path / "out.json").read_text())) == 10
+
+
+def test_a_sweep_with_batch_no_wait_submits_every_model_then_collects(cli: Cli, tmp_path: Path) -> None:
+    eval_set = write_eval_set(tmp_path, 40)
+    calibration = zero_calibration(eval_set, tmp_path / "cal.json")
+    with LocalServer(generation_words=30) as generator, LocalServer(batch_delay_s=0.5) as judge:
+        env = {"OPENAI_API_KEY": "sk-local", "OPENAI_BASE_URL": judge.base_url,
+               "ALPACA_LC_CACHE": str(tmp_path / "cache.sqlite"), "ALPACA_LC_EVAL_SET": str(eval_set)}  # fmt: skip
+        args = ("evaluate", "--model", "sft-a", "--model", "sft-b", "--backend", "openai", "--base-url",
+                generator.base_url, "--calibration", calibration, "--output-dir", tmp_path / "results",
+                "--bootstrap", "0", "--no-progress", "--batch")  # fmt: skip
+        submitted = cli(*args, "--no-wait", env=env)
+        assert submitted.exit_code == 4 and len(submitted.stdout.split()) == 2, submitted.output  # both models' ids
+        time.sleep(0.6)
+        collected = cli(*args, env=env)
+        stats = judge.stats()
+    assert collected.exit_code == 0, collected.output
+    assert "| sft-a |" in collected.stdout and "| sft-b |" in collected.stdout
+    assert stats["batches"] == 2 and stats["batch_answered"] == 80 and stats.get("successes", 0) == 0
