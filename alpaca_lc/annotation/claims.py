@@ -57,6 +57,7 @@ def judge_missing(
     results: dict[str, Judgment] = {}
     settled: set[str] = set()  # judged, failed here, or in a batch left running (--no-wait)
     running: list[str] = []
+    waiting = False  # said once that this run waits for another's judgments
     batches = Batches(judge, cache, options, tally, owner)
     with _Heartbeat(cache.path, owner, timeout / 4):
         try:
@@ -81,6 +82,9 @@ def judge_missing(
                     settled.update(mine)
                     cache.release(owner, mine)
                     continue
+                if not waiting:
+                    logger.warning("waiting for %d judgments that another process is paying for", len(missing))
+                    waiting = True
                 results.update(_wait_for_others(missing, cache, owner, timeout))
         finally:
             cache.release(owner)
@@ -108,7 +112,6 @@ def _collect_open(
 def _wait_for_others(missing: list[str], cache: JudgmentCache, owner: Owner, timeout: float) -> dict[str, Judgment]:
     """Wait while other processes pay for these keys: until some are judged, or some are free to take (their
     payer gave them up or died), or an open batch holding them is free to collect."""
-    logger.warning("waiting for %d judgments that another process is paying for", len(missing))
     while True:
         time.sleep(WAIT_POLL)
         found = cache.get_many(missing)
