@@ -66,10 +66,13 @@ def estimate(pairs: list[Pair], judge: Judge, cache: JudgmentCache, options: Ann
     """What a run would cost, and take at a known budget, from the cache state, calling nothing (--dry-run)."""
     flat = [p for reqs in plan(pairs, judge, judge.name, options) for p in reqs]
     found = cache.get_many([p.key for p in flat])
-    tally = Tally(requested=len(flat), cached=len(found), identical=sum(p.output_1 == p.output_2 for p in pairs))
+    missing = [p.key for p in flat if p.key not in found]
+    submitted = {k for b in cache.open_batches(missing) for k in cache.keys_of(b.input_file_id)}  # paid for already
+    tally = Tally(requested=len(flat), cached=len(found), identical=sum(p.output_1 == p.output_2 for p in pairs),
+                  in_batches=len(submitted & set(missing)))  # fmt: skip
     tokens = TokenEstimator(judge.model)
     for p in flat:
-        messages = p.messages if p.key not in found else None
+        messages = p.messages if p.key not in found and p.key not in submitted else None
         if messages is not None:
             prompt = tokens.estimate(messages)
             tally.estimated_tokens += prompt + judge.max_tokens
@@ -77,7 +80,7 @@ def estimate(pairs: list[Pair], judge: Judge, cache: JudgmentCache, options: Ann
             tally.estimated_batch_cost += judge.price.batch_cost(prompt, judge.max_tokens)
     tpm = options.client.tpm or judge.endpoint.tokens_per_minute
     rpm = options.client.rpm or judge.endpoint.requests_per_minute
-    calls = tally.requested - tally.cached
+    calls = tally.requested - tally.cached - tally.in_batches
     minutes = [tally.estimated_tokens / tpm if tpm else 0.0, calls / rpm if rpm else 0.0]
     tally.estimated_minutes = max(minutes) if tpm or rpm else None
     return tally

@@ -72,6 +72,7 @@ class Tally:
     estimated_batch_cost: float = 0.0  # the same calls through the Batch API
     estimated_tokens: int = 0
     estimated_minutes: float | None = None  # at the known budget
+    in_batches: int = 0  # needed, not cached, but in batches already submitted (collected, not paid, by a run)
     pace: PaceReport | None = None
 
     def summary(self) -> str:
@@ -94,15 +95,17 @@ class Tally:
     def estimate_line(self) -> str:
         """The line `--dry-run` prints: judgments needed and what the missing ones would cost."""
         at_budget = "" if self.estimated_minutes is None else f", ~{self.estimated_minutes:.1f} min at the budget"
-        return (f"dry run: {self.requested} judgments needed, {self.cached} cached, {self.identical} identical; "
-                f"{self.requested - self.cached} calls, ~{self.estimated_tokens} tokens, "
+        submitted = f", {self.in_batches} in batches already submitted" if self.in_batches else ""
+        calls = self.requested - self.cached - self.in_batches
+        return (f"dry run: {self.requested} judgments needed, {self.cached} cached, {self.identical} identical"
+                f"{submitted}; {calls} calls, ~{self.estimated_tokens} tokens, "
                 f"~${self.estimated_cost:.2f} live, ~${self.estimated_batch_cost:.2f} batch{at_budget}")  # fmt: skip
 
     def __add__(self, other: Tally) -> Tally:
         """Two estimates together (several files judged by one command)."""
         minutes = [m for m in (self.estimated_minutes, other.estimated_minutes) if m is not None]
         return Tally(requested=self.requested + other.requested, cached=self.cached + other.cached,
-                     identical=self.identical + other.identical,
+                     identical=self.identical + other.identical, in_batches=self.in_batches + other.in_batches,
                      estimated_cost=self.estimated_cost + other.estimated_cost,
                      estimated_batch_cost=self.estimated_batch_cost + other.estimated_batch_cost,
                      estimated_tokens=self.estimated_tokens + other.estimated_tokens,

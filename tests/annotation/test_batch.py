@@ -245,3 +245,11 @@ def test_a_cancelled_batch_keeps_its_answers_and_the_rest_is_resubmitted(cli: Cl
     assert cancelled.status == "cancelled" and 0 < cancelled.completed < 805
     assert rerun.exit_code == 0, rerun.output
     assert stats["batches"] == 2 and stats["batch_answered"] == 805 and len(json.loads(out.read_text())) == 805
+
+
+def test_dry_run_counts_what_open_batches_hold_as_paid_for(cli: Cli, workspace: Workspace) -> None:
+    with LocalServer(batch_delay_s=5) as server:
+        submitted = cli("annotate", workspace.outputs, "--batch", "--no-wait", env=workspace.env(server))
+        dry = cli("annotate", workspace.outputs, "--dry-run", env=workspace.env(server))
+    assert submitted.exit_code == 4 and dry.exit_code == 0
+    assert "805 in batches already submitted; 0 calls" in dry.stdout and "~$0.00 live" in dry.stdout, dry.stdout
