@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import numpy.typing as npt
+
 from alpaca_lc.annotation.annotator import Annotated, annotate, estimate
 from alpaca_lc.annotation.cache import Judgment, JudgmentCache, default_cache_path, pair_key
 from alpaca_lc.annotation.judge import Judge, load_judge
@@ -83,6 +86,13 @@ class AnnotateRun:
     @property
     def missing(self) -> int:
         return 0 if self.result is None else sum(p is None for p in self.result.preferences)
+
+    def preferences_at(self, keys: npt.NDArray[np.str_]) -> npt.NDArray[np.float64]:
+        """The preference for each instruction key, NaN where it was not judged (outside a subset) or failed."""
+        assert self.result is not None
+        judged = dict(zip(instruction_keys(p.instruction for p in self.pairs).tolist(),
+                          [np.nan if v is None else v for v in self.result.preferences], strict=True))  # fmt: skip
+        return np.array([judged.get(k, np.nan) for k in keys.tolist()], dtype=float)
 
     def check_complete(self) -> None:
         """Raise IncompleteError (exit 3) naming how many judgments are missing and why."""

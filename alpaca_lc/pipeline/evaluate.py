@@ -126,10 +126,7 @@ def _score(
         judged = _annotations(inputs.name, inputs.pairs, annotated.result.preferences, source, inputs.instrument)
         scores = score_annotations(judged, inputs.calibration, n_boot=config.bootstrap, seed=config.seed)
     else:
-        by_instruction = {p.instruction: pref for p, pref in zip(annotated.pairs, annotated.result.preferences,
-                                                                 strict=True)}  # fmt: skip
-        preference = np.array([math.nan if by_instruction.get(p.instruction) is None else by_instruction[p.instruction]
-                               for p in inputs.pairs])  # fmt: skip
+        preference = annotated.preferences_at(inputs.keys)  # NaN outside the subset
         gamed = inputs.calibration.gamed_rows()
         score = estimate_from_subset(inputs.name, outputs, preference, inputs.subset, gamed,
                                      n_boot=config.bootstrap, seed=config.seed)  # fmt: skip

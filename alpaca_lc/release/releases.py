@@ -136,11 +136,7 @@ def _judged(pending: PendingSample, calibration: Calibration) -> _Sample:
         annotate, pairs = pending.job
         run = run_annotate(annotate, (pending.name, pairs))
         run.check_complete()
-        assert run.result is not None
-        # With a subset only its pairs were judged: the others stay NaN (not judged) in the full-set rows.
-        values = [np.nan if v is None else v for v in run.result.preferences]
-        judged = dict(zip(instruction_keys(p.instruction for p in pairs).tolist(), values, strict=True))
-        prefs = np.array([judged.get(k, np.nan) for k in pending.keys.tolist()], dtype=float)
+        prefs = run.preferences_at(pending.keys)  # with a subset, the others stay NaN (not judged)
     assert prefs is not None
     out1, out2 = pending.output_1, pending.output_2
     rows = ModelRows(
