@@ -10,6 +10,7 @@ evaluator are one judge. Failures are logged with their cause and never returned
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -17,6 +18,7 @@ import random
 import socket
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,18 +210,24 @@ class JudgmentCache:
             except sqlite3.DatabaseError as exc:
                 raise InputError(f"cannot open the judgment cache: {exc}", path=path) from None
 
-    def _migrate(self) -> None:
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction, taken at once (IMMEDIATE): committed whole, or rolled back whole."""
         self._db.execute("BEGIN IMMEDIATE")
         try:
+            yield
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def _migrate(self) -> None:
+        with self._transaction():
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             for i, script in enumerate(_MIGRATIONS[version:], start=version + 1):
                 for statement in filter(str.strip, script.split(";")):
                     self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version = {i}")
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
 
     def __enter__(self) -> JudgmentCache:
         return self
@@ -262,17 +270,12 @@ class JudgmentCache:
     def put_imports(self, judgments: list[Judgment]) -> int:
         """Store imported judgments in one transaction; returns how many were new."""
         before = self._db.total_changes
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             self._db.executemany(
                 "INSERT OR IGNORE INTO judgments (key, judge, source, preference, raw_completion, cost, created) "
                 "VALUES (?,?,?,?,?,?,?)",
                 [(j.key, j.judge, "import", j.preference, j.raw_completion, j.cost, time.time()) for j in judgments],
             )
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
         return self._db.total_changes - before
 
     def record_failure(self, key: str, judge: str, cause: str, message: str) -> None:
@@ -300,30 +303,14 @@ class JudgmentCache:
         """SQLite's own integrity check."""
         return bool(self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
 
-    def _write(self, statements: list[tuple[str, Any]]) -> None:
-        """Several writes in one transaction."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            for sql, args in statements:
-                self._db.executemany(sql, args) if isinstance(args, list) else self._db.execute(sql, args)
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-
     def claim(self, keys: list[str], owner: Owner, timeout: float) -> list[str]:
         """Lease the keys that nobody else may be paying for: not judged, in no open batch, and without a live
         lease of another process (a lease whose process is gone, or silent for `timeout` seconds, is taken over)."""
         now = time.time()
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             taken = self._free(keys, owner, now, timeout)
             self._db.executemany("INSERT OR REPLACE INTO leases (key, owner, host, pid, heartbeat) VALUES (?,?,?,?,?)",
                                  [(k, owner.name, owner.host, owner.pid, now) for k in taken])  # fmt: skip
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
         return taken
 
     def _free(self, keys: list[str], owner: Owner, now: float, timeout: float) -> list[str]:
@@ -361,13 +348,16 @@ class JudgmentCache:
                       owner: Owner) -> None:  # fmt: skip
         """A batch input file is uploaded: the keys it covers belong to it from now on (the owner's leases on
         them end in the same transaction), before anything waits on it."""
-        self._write([
-            ("INSERT INTO batches (input_file_id, id, judge, base_url, status, created) VALUES (?,?,?,?,?,?)",
-             (input_file_id, None, judge, base_url, "uploaded", time.time())),
-            ("INSERT OR IGNORE INTO batch_keys (input_file_id, key, model_first) VALUES (?,?,?)",
-             [(input_file_id, k, int(first)) for k, first in keys]),
-            ("DELETE FROM leases WHERE owner = ? AND key = ?", [(owner.name, k) for k, _ in keys]),
-        ])  # fmt: skip
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO batches (input_file_id, id, judge, base_url, status, created) VALUES (?,?,?,?,?,?)",
+                (input_file_id, None, judge, base_url, "uploaded", time.time()),
+            )
+            self._db.executemany(
+                "INSERT OR IGNORE INTO batch_keys (input_file_id, key, model_first) VALUES (?,?,?)",
+                [(input_file_id, k, int(first)) for k, first in keys],
+            )
+            self._db.executemany("DELETE FROM leases WHERE owner = ? AND key = ?", [(owner.name, k) for k, _ in keys])
 
     def record_batch(self, input_file_id: str, batch_id: str | None, status: str, collected: bool = False) -> None:
         """The batch created over a file (or its new status; collected: its answers are in the cache)."""
