@@ -23,7 +23,7 @@ from alpaca_lc.annotation.batched import Batches
 from alpaca_lc.annotation.cache import Judgment, JudgmentCache, Owner
 from alpaca_lc.annotation.judge import Judge
 from alpaca_lc.annotation.live import judge_live
-from alpaca_lc.errors import BatchSubmitted
+from alpaca_lc.errors import BatchSubmitted, InputError
 
 if TYPE_CHECKING:
     from alpaca_lc.annotation.plan import AnnotateOptions, Planned, Tally
@@ -146,11 +146,9 @@ class _Heartbeat:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        db = sqlite3.connect(self._path, timeout=60, isolation_level=None)
         try:
-            while not self._stop.wait(self._every):
-                db.execute("UPDATE leases SET heartbeat = ? WHERE owner = ?", (time.time(), self._owner.name))
-        except sqlite3.Error as exc:  # the run goes on; its leases may then be taken over after the timeout
+            with JudgmentCache(self._path) as cache:  # a connection of its own: SQLite's are not for two threads
+                while not self._stop.wait(self._every):
+                    cache.heartbeat(self._owner)
+        except (sqlite3.Error, InputError) as exc:  # the run goes on; its leases may be taken over after the timeout
             logger.warning("lease heartbeat stopped: %s", exc)
-        finally:
-            db.close()

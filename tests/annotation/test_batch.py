@@ -253,3 +253,18 @@ def test_dry_run_counts_what_open_batches_hold_as_paid_for(cli: Cli, workspace: 
         dry = cli("annotate", workspace.outputs, "--dry-run", env=workspace.env(server))
     assert submitted.exit_code == 4 and dry.exit_code == 0
     assert "805 in batches already submitted; 0 calls" in dry.stdout and "~$0.00 live" in dry.stdout, dry.stdout
+
+
+def test_a_live_holder_keeps_its_leases_past_the_timeout_by_heartbeat(workspace: Workspace, tmp_path: Path) -> None:
+    short = {"ALPACA_LC_LEASE_TIMEOUT": "1"}  # heartbeats every 0.25 s; a silent lease is taken over after 1 s
+    with LocalServer(latency_ms=40) as server:
+        env = {**os.environ, **workspace.env(server), **short}
+        cmd = [sys.executable, "-m", "alpaca_lc", "annotate", str(workspace.outputs), "--no-progress",
+               "--concurrency", "4"]  # fmt: skip
+        holder = subprocess.Popen([*cmd, "-o", str(tmp_path / "a.json")], env=env, stderr=subprocess.PIPE, text=True)
+        _until(lambda: server.stats().get("successes", 0) >= 50)
+        waiter = subprocess.Popen([*cmd, "-o", str(tmp_path / "b.json")], env=env, stderr=subprocess.PIPE, text=True)
+        outcomes = [holder.communicate(timeout=120), waiter.communicate(timeout=120)]
+        stats = server.stats()
+    assert [holder.returncode, waiter.returncode] == [0, 0], [o[1][-1000:] for o in outcomes]
+    assert stats["successes"] == 805  # the holder ran ~8 s, far past the timeout: its heartbeat kept its leases
