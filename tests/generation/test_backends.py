@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -138,15 +139,33 @@ def test_vllm_server_is_stopped_when_interrupted(fake_serve: dict[str, str], tmp
     env = {**os.environ, **fake_serve, "FAKE_VLLM_LATENCY_MS": "2000"}
     cmd = [sys.executable, "-m", "alpaca_lc", "generate", "--model", "org/model", "--backend", "vllm-server",
            "--eval-set", str(write_eval_set(tmp_path, 50)), "-o", str(tmp_path / "o.json")]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while not _serve_calls(fake_serve) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(2.0)  # the server is up and requests are in flight
+    # The child gets the default SIGINT disposition whatever started this test: a job started in the background
+    # inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler, so the signal would be lost.
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+    _until(lambda: bool(_serve_calls(fake_serve)))
+    argv = _serve_calls(fake_serve)[0]["argv"]
+    assert isinstance(argv, list)
+    stats = f"http://127.0.0.1:{argv[argv.index('--port') + 1]}/stats"
+    _until(lambda: _in_flight(stats) > 0)  # the server is up and requests are in flight
     proc.send_signal(sig)
     proc.communicate(timeout=60)
     assert proc.returncode != 0
     (call,) = _serve_calls(fake_serve)
-    time.sleep(0.5)
-    assert not _alive(int(str(call["pid"])))
+    _until(lambda: not _alive(int(str(call["pid"]))))  # stopped, as soon as the machine gets to it
     assert not (tmp_path / "o.json").exists()
+
+
+def _until(check: Callable[[], bool], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _in_flight(stats_url: str) -> int:
+    try:
+        with urllib.request.urlopen(stats_url, timeout=5) as response:
+            return int(json.load(response).get("in_flight", 0)) - 1  # less this request itself
+    except OSError:  # not listening yet
+        return 0

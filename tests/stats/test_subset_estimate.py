@@ -85,4 +85,6 @@ def test_more_judgments_narrow_the_interval(judged: JudgedRows) -> None:
         seen = np.where(np.isin(full.key, chosen), full.preference, np.nan)
         est = estimate_model(subset, ModelRows(full.key, full.delta_len, seen, full.difficulty), None, n_boot=0)
         widths.append(est.lc.lc_ci_high - est.lc.lc_ci_low)
-    assert widths[0] > widths[1] > widths[2] > 0
+    # Every instruction judged: no subset error is left, and without a bootstrap the interval closes (up to
+    # rounding, whose sign depends on the BLAS build).
+    assert widths[0] > widths[1] > widths[2] >= 0 and widths[2] < 1e-6
