@@ -53,6 +53,7 @@ class Endpoint(_Closed):
 
     base_url: str | None = None
     api_key_env: str | None = "OPENAI_API_KEY"
+    aliases: tuple[str, ...] = ()  # base URLs of the same service: their cached judgments are this one's
     tokens_per_minute: float | None = Field(default=None, gt=0)
     requests_per_minute: float | None = Field(default=None, gt=0)
 
@@ -100,6 +101,10 @@ class JudgeRunConfig(_Closed):
     max_cost: float | None = Field(default=None, ge=0)
     both_orders: bool = False
     progress: bool = True
+    same_endpoints: tuple[str, ...] = ()  # base URLs whose cached judgments are this endpoint's (one service)
+    strict_endpoint: bool = False  # refuse cached judgments that record no endpoint (made before endpoints were)
+    context_tokens: int | None = Field(default=None, ge=1)  # the judge's context window (else the documented one)
+    fresh: str | None = None  # judge again whatever the cache holds, under keys of this tag (`release.drift`)
     batch: bool = False  # through the Batch API (`annotation.batched`)
     batch_fallback: Literal["batch", "live"] = "batch"
     wait: bool = True  # False: submit the batches and stop (exit 4)
@@ -114,6 +119,7 @@ class AnnotateConfig(_Closed):
     name: str | None = None
     max_instances: int | None = Field(default=None, ge=1)
     subset: str | None = None  # judge only this subset's instructions (`tiny`, `small` or a subset file)
+    allow_partial: bool = False  # outputs that miss instructions of the eval set are judged (rows marked partial)
     dry_run: bool = False
     output: Path = Path("annotations.json")
     run: JudgeRunConfig = JudgeRunConfig()
@@ -130,6 +136,7 @@ class EvaluateConfig(_Closed):
     bootstrap: int = Field(default=1000, ge=0)
     seed: int = 0
     mix_judges: bool = False
+    extrapolate: bool = False  # bridged numbers outside the bridge's panel too
 
 
 class CacheImportConfig(_Closed):
@@ -187,8 +194,14 @@ class GateConfig(_Closed):
     mix_judges: bool = False
     subset: str | None = None  # judge only this subset; releases are model outputs
     max_instances: int | None = Field(default=None, ge=1)  # judge AlpacaEval's first N (a smoke test)
+    allow_partial: bool = False  # releases that miss instructions of the eval set (never of the previous release)
     dry_run: bool = False
     bridge: Path | None = None  # puts --min-lc on the official scale for a successor judge
+    extrapolate: bool = False  # the bridged LC outside the bridge's panel too
+    check_drift: Literal["auto", "always", "never"] = "auto"  # re-judge a sample of the previous release's
+    rejudge_on_drift: bool = False  # on drift, judge both releases again (else exit 3)
+    drift_tolerance: float | None = Field(default=None, gt=0, lt=1)  # None: by the judge's decoding
+    drift_sample: int = Field(default=100, ge=10)
 
 
 class ReportConfig(_Closed):
@@ -200,3 +213,4 @@ class ReportConfig(_Closed):
     bootstrap: int = Field(default=1000, ge=0)
     title: str = "alpaca-lc leaderboard"
     mix_judges: bool = False
+    judge: str | None = None  # only this judge's annotations

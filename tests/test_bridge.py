@@ -150,7 +150,9 @@ def test_successor_panel_bridge_evaluate_leaderboard_gate(shared: Path, tmp_path
         panel = []
         for path in outputs[1:]:
             panel.append(tmp_path / f"{path.stem}.annotations.json")
-            done = _cli(env, "annotate", path, "-o", panel[-1], *judge, "--no-progress")
+            done = _cli(
+                env, "annotate", path, "-o", panel[-1], *judge, "--no-progress", "--allow-partial"
+            )  # 803 of 805 for some
             assert done.returncode == 0, done.stderr
         fitted = _cli(env, "bridge", "fit", *panel, "--official", tmp_path / "official.csv", "-o", tmp_path / "b.json")
         assert fitted.returncode == 0 and "leave-one-model-out mean |error|" in fitted.stderr, fitted.stderr
@@ -200,9 +202,21 @@ def test_a_panel_file_is_judged_and_bridged_in_one_command(shared: Path, tmp_pat
             (tmp_path / "results" / path.stem).mkdir(parents=True)
             path.rename(tmp_path / "results" / path.stem / "model_outputs.json")
     with LocalServer(missing_models=RETIRED) as server:
-        done = _cli(_env(server, shared, tmp_path), "bridge", "fit", "--panel", tmp_path / "panel.json",
-                    "--outputs-dir", tmp_path / "results", "--judge-model", SUCCESSOR_MODEL, "--no-progress",
-                    "-o", tmp_path / "b.json")  # fmt: skip
+        done = _cli(
+            _env(server, shared, tmp_path),
+            "bridge",
+            "fit",
+            "--panel",
+            tmp_path / "panel.json",
+            "--outputs-dir",
+            tmp_path / "results",
+            "--judge-model",
+            SUCCESSOR_MODEL,
+            "--no-progress",
+            "--allow-partial",
+            "-o",
+            tmp_path / "b.json",
+        )  # fmt: skip (phi-2's outputs here miss two)
         judged = server.stats()["successes"]
     assert done.returncode == 0, done.stderr
     assert 3900 < judged <= 4025 and len(list((tmp_path / "results").rglob("annotations.json"))) == 5  # less ties

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -9,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from alpaca_lc.records.jsonio import write_atomic, write_json
+from alpaca_lc.errors import InputError
+from alpaca_lc.records.jsonio import read_json_records, write_atomic, write_json
 
 
 def test_a_written_file_has_the_permissions_of_any_new_file(tmp_path: Path) -> None:
@@ -35,3 +37,17 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Pat
     with pytest.raises(RuntimeError):
         write_atomic(path, fail)
     assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["lb.csv"]
+
+
+def test_a_file_that_is_not_utf8_is_named_with_the_byte_offset(tmp_path: Path) -> None:
+    good = json.dumps([{"instruction": f"q{i}", "output": "a" * 40} for i in range(40)]).encode()
+    bad = good[:2031] + b"\xe9" + good[2032:]  # a Latin-1 byte in a UTF-8 file, at offset 2031
+    for suffix, raw in ((".json", bad), (".jsonl", b"\n".join(json.dumps(r).encode() for r in json.loads(good))
+                                                   .replace(b'"q3"', b'"q\xe93"', 1))):  # fmt: skip
+        path = tmp_path / f"f{suffix}"
+        path.write_bytes(raw)
+        with pytest.raises(InputError) as info:
+            read_json_records(path)
+        offset = raw.index(b"\xe9")
+        assert f"not valid UTF-8 at byte {offset} (line " in str(info.value) and str(path) in str(info.value)
+    assert offset != 0

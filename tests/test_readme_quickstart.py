@@ -32,7 +32,8 @@ def test_the_readme_try_it_block_runs_as_written(shared: Path, tmp_path: Path) -
     done = subprocess.run(["bash", "-c", script], cwd=project, env=env, capture_output=True, text=True, timeout=600,
                           check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    assert re.search(r"^\| my-model \| \d", done.stdout, re.M), done.stdout
+    assert re.search(r"^\| ⚠️ my-model \| \d", done.stdout, re.M), done.stdout  # flagged partial: 50 of 805
+    assert "flag partial: judged on 50 of 805 instructions of the eval set (--max-instances 50)" in done.stdout
     boards = list((project / "results" / "my-model").glob("*/leaderboard.csv"))
     assert len(boards) == 1 and boards[0].parent.name == "weighted_alpaca_eval_gpt4_turbo@gpt-4.1-2025-04-14"
     rows = list(csv.DictReader(boards[0].open()))

@@ -11,6 +11,7 @@ both files, or left by an `expired` or `cancelled` batch) go out again in a new 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 from alpaca_lc.annotation.cache import BatchRecord, Judgment, JudgmentCache, Owner
 from alpaca_lc.annotation.judge import Judge
 from alpaca_lc.annotation.parse import p_first_from_choice, preference_from_p_first
-from alpaca_lc.endpoint.calls import chat_body
+from alpaca_lc.endpoint.calls import base_url, chat_body, endpoint_identity
 from alpaca_lc.errors import IncompleteError, ParseError
 from alpaca_lc.progress import Progress
 
@@ -90,14 +91,15 @@ class Batches:
 
         first = {r.key: r.model_first for r in reqs}
         lines = [BatchLine(r.key, chat_body(self.judge.model, r.messages or [], self.judge.decoding)) for r in reqs]
+        url = base_url(self.judge.endpoint)
         records = []
         for chunk in split(lines):
             file_id = self.client.upload(chunk)
-            keys = [(line.custom_id, first[line.custom_id]) for line in chunk]
-            self.cache.record_upload(file_id, self.judge.name, self.judge.endpoint.base_url, keys, self.owner)
+            uploaded = BatchRecord(endpoint_identity(url), file_id, None, self.judge.name, url, "uploaded")
+            self.cache.record_upload(uploaded, [(line.custom_id, first[line.custom_id]) for line in chunk], self.owner)
             state = self.client.create(file_id, {"alpaca_lc_judge": self.judge.name[:500]})
-            self.cache.record_batch(file_id, state.id, state.status)
-            records.append(BatchRecord(file_id, state.id, self.judge.name, self.judge.endpoint.base_url, state.status))
+            self.cache.record_batch(uploaded, state.id, state.status)
+            records.append(dataclasses.replace(uploaded, id=state.id, status=state.status))
         return records
 
     def collect(self, records: list[BatchRecord], *, wait: bool) -> tuple[dict[str, Judgment], list[str], list[str]]:
@@ -108,7 +110,7 @@ class Batches:
         results: dict[str, Judgment] = {}
         retry: list[str] = []
         pending, delay = list(records), POLL_FIRST
-        total = sum(len(self.cache.keys_of(r.input_file_id)) for r in records)
+        total = sum(len(self.cache.keys_of(r)) for r in records)
         progress = Progress(total, "batch", "request", self.options.progress and wait)
         finished = 0
         while True:
@@ -118,8 +120,8 @@ class Batches:
                     state = self._state(record)
                 except BatchGone as gone:  # deleted, or another endpoint's: its keys are free to judge again
                     logger.warning("%s; its requests are judged again", gone)
-                    self.cache.record_batch(record.input_file_id, record.id, "gone", collected=True)
-                    retry += list(self.cache.keys_of(record.input_file_id))
+                    self.cache.record_batch(record, record.id, "gone", collected=True)
+                    retry += list(self.cache.keys_of(record))
                     continue
                 if state.done:
                     got, left = self._commit(record, state)
@@ -147,27 +149,27 @@ class Batches:
         state = self.client.find(record.input_file_id) or self.client.create(
             record.input_file_id, {"alpaca_lc_judge": self.judge.name[:500]}
         )
-        self.cache.record_batch(record.input_file_id, state.id, state.status)
+        self.cache.record_batch(record, state.id, state.status)
         return state
 
     def _commit(self, record: BatchRecord, state: BatchState) -> tuple[dict[str, Judgment], list[str]]:
         if state.status == "failed":
-            self.cache.record_batch(record.input_file_id, state.id, "failed", collected=True)
+            self.cache.record_batch(record, state.id, "failed", collected=True)
             reasons = "; ".join(state.errors) or "no reason given"
             raise IncompleteError(f"batch {state.id} failed validation ({reasons}); nothing of it was paid for")
-        keys = self.cache.keys_of(record.input_file_id)
+        keys = self.cache.keys_of(record)
         results: dict[str, Judgment] = {}
         for answer in self.client.answers(state):
             model_first = keys.get(answer.custom_id)
             if model_first is None or answer.custom_id in results:
                 continue
-            judgment = self._judgment(answer, model_first)
+            judgment = self._judgment(answer, model_first, record)
             if judgment is not None:
                 results[answer.custom_id] = judgment
-        self.cache.record_batch(record.input_file_id, state.id, state.status, collected=True)
+        self.cache.record_batch(record, state.id, state.status, collected=True)
         return results, [k for k in keys if k not in results]
 
-    def _judgment(self, answer: LineAnswer, model_first: bool) -> Judgment | None:
+    def _judgment(self, answer: LineAnswer, model_first: bool, record: BatchRecord) -> Judgment | None:
         """An answered line committed to the cache (None, with the failure logged, for a line to retry)."""
         try:
             if answer.body is None:
@@ -180,8 +182,18 @@ class Batches:
         usage = answer.body.get("usage") or {}
         prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
         cost = self.judge.price.batch_cost(prompt, completion)
-        judgment = Judgment(answer.custom_id, self.judge.name, preference_from_p_first(p_first, model_first),
-                            json.dumps(choice), prompt, completion, cost, None, "batch")  # fmt: skip
+        judgment = Judgment(
+            answer.custom_id,
+            self.judge.name,
+            preference_from_p_first(p_first, model_first),
+            json.dumps(choice),
+            prompt,
+            completion,
+            cost,
+            None,
+            "batch",
+            record.endpoint or None,
+        )
         stored = self.cache.put(judgment, p_first=p_first, model_first=model_first)
         self.tally.new += 1
         self.tally.spent += cost

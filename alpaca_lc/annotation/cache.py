@@ -2,10 +2,13 @@
 
 Every judgment is committed the moment it arrives (WAL journal), so a crash loses nothing and a re-run
 asks only for what is missing. Keys are versioned hashes of the canonical JSON of everything that
-determines the answer: judge model, rendered messages, decoding parameters. AlpacaEval's evaluators, and
-judgments imported from AlpacaEval annotations, are keyed as AlpacaEval keys them: judge name, instruction
-and the two outputs (the name fixes the protocol; see `judge.py`), so imported and live judgments of one
-evaluator are one judge. Failures are logged with their cause and never returned as results.
+determines the answer: the endpoint (`calls.endpoint_identity`: one service's judgments are never served as
+another's), judge model, rendered messages, decoding parameters. AlpacaEval's evaluators are keyed as AlpacaEval
+keys them: judge name, instruction and the two outputs (the name fixes the protocol; see `judge.py`), with the
+endpoint; judgments imported from AlpacaEval annotations have no endpoint (AlpacaEval published them) and are
+served for the judge they were imported under. Judgments made before endpoints were recorded (keys `v1:`, and
+`import-v1:` ones made by a call) stay where they are and are still served, said once per run
+(`--strict-endpoint` refuses them). Failures are logged with their cause and never returned as results.
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ from alpaca_lc.errors import InputError
 
 ENV_CACHE = "ALPACA_LC_CACHE"
 _OPEN_TIMEOUT = 60.0
-KEY_VERSION = "v1"
-IMPORT_KEY_VERSION = "import-v1"
+KEY_VERSION = "v2"  # with the endpoint
+PAIR_KEY_VERSION = "pair-v2"  # a pair-keyed judge's, with the endpoint
+LEGACY_KEY_VERSION = "v1"  # before endpoints were recorded
+IMPORT_KEY_VERSION = "import-v1"  # imported judgments, and pair-keyed ones made before endpoints were recorded
 
 _MIGRATIONS = [
     """
@@ -85,6 +90,42 @@ _MIGRATIONS = [
     );
     CREATE INDEX leases_owner ON leases(owner);
     """,
+    # Endpoints: each judgment records the service that made it (NULL: made before this migration), and batches
+    # are keyed by endpoint and input file (two providers both number their files "file-1"); batches recorded
+    # before have the endpoint '' (the one their run used, unknown now).
+    """
+    ALTER TABLE judgments ADD COLUMN endpoint TEXT;
+    CREATE TABLE batches_3 (
+        endpoint TEXT NOT NULL,
+        input_file_id TEXT NOT NULL,
+        id TEXT,
+        judge TEXT NOT NULL,
+        base_url TEXT,
+        status TEXT NOT NULL,
+        collected INTEGER NOT NULL DEFAULT 0,
+        created REAL NOT NULL,
+        PRIMARY KEY (endpoint, input_file_id)
+    );
+    INSERT INTO batches_3 SELECT '', input_file_id, id, judge, base_url, status, collected, created FROM batches;
+    DROP TABLE batches;
+    ALTER TABLE batches_3 RENAME TO batches;
+    CREATE TABLE batch_keys_3 (
+        endpoint TEXT NOT NULL,
+        input_file_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        model_first INTEGER NOT NULL,
+        PRIMARY KEY (endpoint, input_file_id, key)
+    );
+    INSERT INTO batch_keys_3 SELECT '', input_file_id, key, model_first FROM batch_keys;
+    DROP TABLE batch_keys;
+    ALTER TABLE batch_keys_3 RENAME TO batch_keys;
+    CREATE INDEX batch_keys_key ON batch_keys(key);
+    """,
+    # Judgments a judge no longer stands by (it drifted: `release.drift`): kept, no longer served.
+    """
+    CREATE TABLE superseded AS SELECT * FROM judgments WHERE 0;
+    ALTER TABLE superseded ADD COLUMN superseded REAL;
+    """,
 ]
 
 
@@ -94,13 +135,24 @@ def default_cache_path() -> Path:
     return Path(env) if env else Path(user_cache_dir("alpaca-lc")) / "judgments.sqlite"
 
 
-def request_key(model: str, messages: list[dict[str, str]], decoding: dict[str, Any]) -> str:
-    """Cache key of a judge request: a versioned hash of its canonical JSON."""
+def request_key(model: str, messages: list[dict[str, str]], decoding: dict[str, Any], endpoint: str | None) -> str:
+    """Cache key of a judge request: a versioned hash of its canonical JSON and the endpoint that answers it
+    (None: the key judgments had before endpoints were recorded).
+
+    Args:
+        model: the judge model.
+        messages: the rendered messages.
+        decoding: the request's parameters.
+        endpoint: `calls.endpoint_identity` of the service.
+    """
     payload = {"model": model, "messages": messages, "decoding": decoding}
-    return f"{KEY_VERSION}:{_digest(payload)}"
+    if endpoint is None:
+        return f"{LEGACY_KEY_VERSION}:{_digest(payload)}"
+    return f"{KEY_VERSION}:{_digest({**payload, 'endpoint': endpoint})}"
 
 
-def pair_key(judge: str, instruction: str, output_1: str, output_2: str, *, reversed_order: bool = False) -> str:
+def pair_key(judge: str, instruction: str, output_1: str, output_2: str, *, reversed_order: bool = False,
+             endpoint: str | None = None) -> str:  # fmt: skip
     """Cache key of a judgment by judge name, instruction and the two outputs (baseline first).
 
     Args:
@@ -109,9 +161,18 @@ def pair_key(judge: str, instruction: str, output_1: str, output_2: str, *, reve
         output_1: the baseline's output.
         output_2: the model's output.
         reversed_order: the pair shown in the order opposite to the judge's own rule (`--both-orders`).
+        endpoint: the service that answers it; None for an imported judgment (and the key live ones had before
+            endpoints were recorded).
     """
     fields = [judge, instruction, output_1, output_2, *(["reversed"] if reversed_order else [])]
-    return f"{IMPORT_KEY_VERSION}:{_digest(fields)}"
+    if endpoint is None:
+        return f"{IMPORT_KEY_VERSION}:{_digest(fields)}"
+    return f"{PAIR_KEY_VERSION}:{_digest([endpoint, *fields])}"
+
+
+def unrecorded_endpoint(judgment: Judgment) -> bool:
+    """A judgment made by a call before endpoints were recorded (an imported one is not: it has none)."""
+    return judgment.source != "import" and judgment.key.startswith((f"{LEGACY_KEY_VERSION}:", f"{IMPORT_KEY_VERSION}:"))
 
 
 def _digest(payload: Any) -> str:
@@ -132,6 +193,12 @@ class Judgment:
     cost: float
     latency: float | None
     source: str
+    endpoint: str | None = None  # `calls.endpoint_identity` of the service that made it (None: unrecorded)
+    created: float | None = None  # when it was stored (seconds since the epoch)
+
+
+_JUDGMENT_COLUMNS = ("key, judge, preference, raw_completion, prompt_tokens, completion_tokens, cost, latency, source, "
+                     "endpoint, created")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -149,13 +216,20 @@ class JudgeStats:
 
 @dataclass(frozen=True)
 class BatchRecord:
-    """A batch the cache knows of: its input file, its id once created, and its judge and endpoint."""
+    """A batch the cache knows of: its endpoint ('' for one recorded before endpoints were), its input file, its id
+    once created, and its judge."""
 
+    endpoint: str
     input_file_id: str
     id: str | None
     judge: str
     base_url: str | None
     status: str
+
+    @property
+    def lease(self) -> str:
+        """The lease key of collecting it (one process collects a batch)."""
+        return f"batch:{self.endpoint}:{self.input_file_id}"
 
 
 @dataclass(frozen=True)
@@ -245,9 +319,7 @@ class JudgmentCache:
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             rows = self._db.execute(
-                "SELECT key, judge, preference, raw_completion, prompt_tokens, completion_tokens, cost, latency, "
-                f"source FROM judgments WHERE key IN ({','.join('?' * len(chunk))})",
-                chunk,
+                f"SELECT {_JUDGMENT_COLUMNS} FROM judgments WHERE key IN ({','.join('?' * len(chunk))})", chunk
             ).fetchall()
             found.update({row[0]: Judgment(*row) for row in rows})
         return found
@@ -256,11 +328,11 @@ class JudgmentCache:
         """Store a judgment (committed at once) and return the stored one: the first writer's, if two raced."""
         inserted = self._db.execute(
             "INSERT OR IGNORE INTO judgments (key, judge, source, p_first, preference, model_first, raw_completion, "
-            "prompt_tokens, completion_tokens, cost, latency, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            "prompt_tokens, completion_tokens, cost, latency, created, endpoint) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 judgment.key, judgment.judge, judgment.source, p_first, judgment.preference, model_first,
                 judgment.raw_completion, judgment.prompt_tokens, judgment.completion_tokens, judgment.cost,
-                judgment.latency, time.time(),
+                judgment.latency, time.time(), judgment.endpoint,
             ),
         )  # fmt: skip
         if inserted.rowcount == 1:  # ours is the stored one; else another process stored it first
@@ -285,6 +357,20 @@ class JudgmentCache:
             (key, judge, cause, message[:500], time.time()),
         )
 
+    def supersede(self, keys: list[str], before: float) -> int:
+        """Stop serving the judgments of these keys made before `before` (seconds since the epoch): they move to
+        the `superseded` table, kept for the record. How many moved."""
+        moved = 0
+        with self._transaction():
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                where = f"key IN ({marks}) AND created < ?"
+                self._db.execute(f"INSERT INTO superseded SELECT *, ? FROM judgments WHERE {where}",
+                                 [time.time(), *chunk, before])  # fmt: skip
+                moved += self._db.execute(f"DELETE FROM judgments WHERE {where}", [*chunk, before]).rowcount
+        return moved
+
     def has_judge(self, judge: str) -> bool:
         """Whether any judgment of `judge` is cached."""
         return self._db.execute("SELECT 1 FROM judgments WHERE judge = ? LIMIT 1", (judge,)).fetchone() is not None
@@ -298,6 +384,13 @@ class JudgmentCache:
         failures = dict(self._db.execute("SELECT judge, COUNT(*) FROM failures GROUP BY judge").fetchall())
         return [JudgeStats(j, n, int(imp or 0), failures.get(j, 0), float(cost or 0), int(nb or 0), float(cb or 0))
                 for j, n, imp, cost, nb, cb in rows]  # fmt: skip
+
+    def endpoints(self) -> list[tuple[str, str, int]]:
+        """(judge, endpoint, judgments) for every endpoint a judge's judgments came from: the endpoint's identity,
+        "imported", or "unrecorded" (made before endpoints were recorded)."""
+        return [(str(j), str(e), int(n)) for j, e, n in self._db.execute(
+            "SELECT judge, COALESCE(endpoint, CASE WHEN source = 'import' THEN 'imported' ELSE 'unrecorded' END) AS e, "
+            "COUNT(*) FROM judgments GROUP BY judge, e ORDER BY judge, e")]  # fmt: skip
 
     def integrity_ok(self) -> bool:
         """SQLite's own integrity check."""
@@ -320,8 +413,8 @@ class JudgmentCache:
             marks = ",".join("?" * len(chunk))
             held.update(k for (k,) in self._db.execute(f"SELECT key FROM judgments WHERE key IN ({marks})", chunk))
             held.update(k for (k,) in self._db.execute(
-                f"SELECT k.key FROM batch_keys k JOIN batches b ON b.input_file_id = k.input_file_id "
-                f"WHERE b.collected = 0 AND k.key IN ({marks})", chunk))  # fmt: skip
+                "SELECT k.key FROM batch_keys k JOIN batches b ON b.endpoint = k.endpoint AND "
+                f"b.input_file_id = k.input_file_id WHERE b.collected = 0 AND k.key IN ({marks})", chunk))  # fmt: skip
             for key, name, host, pid, beat in self._db.execute(
                 f"SELECT key, owner, host, pid, heartbeat FROM leases WHERE key IN ({marks})", chunk
             ):
@@ -344,41 +437,44 @@ class JudgmentCache:
         else:
             self._db.executemany("DELETE FROM leases WHERE owner = ? AND key = ?", [(owner.name, k) for k in keys])
 
-    def record_upload(self, input_file_id: str, judge: str, base_url: str | None, keys: list[tuple[str, bool]],
-                      owner: Owner) -> None:  # fmt: skip
+    def record_upload(self, record: BatchRecord, keys: list[tuple[str, bool]], owner: Owner) -> None:
         """A batch input file is uploaded: the keys it covers belong to it from now on (the owner's leases on
         them end in the same transaction), before anything waits on it."""
         with self._transaction():
             self._db.execute(
-                "INSERT INTO batches (input_file_id, id, judge, base_url, status, created) VALUES (?,?,?,?,?,?)",
-                (input_file_id, None, judge, base_url, "uploaded", time.time()),
+                "INSERT INTO batches (endpoint, input_file_id, id, judge, base_url, status, created) "
+                "VALUES (?,?,?,?,?,?,?)",
+                (record.endpoint, record.input_file_id, None, record.judge, record.base_url, "uploaded", time.time()),
             )
             self._db.executemany(
-                "INSERT OR IGNORE INTO batch_keys (input_file_id, key, model_first) VALUES (?,?,?)",
-                [(input_file_id, k, int(first)) for k, first in keys],
+                "INSERT OR IGNORE INTO batch_keys (endpoint, input_file_id, key, model_first) VALUES (?,?,?,?)",
+                [(record.endpoint, record.input_file_id, k, int(first)) for k, first in keys],
             )
             self._db.executemany("DELETE FROM leases WHERE owner = ? AND key = ?", [(owner.name, k) for k, _ in keys])
 
-    def record_batch(self, input_file_id: str, batch_id: str | None, status: str, collected: bool = False) -> None:
+    def record_batch(self, record: BatchRecord, batch_id: str | None, status: str, collected: bool = False) -> None:
         """The batch created over a file (or its new status; collected: its answers are in the cache)."""
-        self._db.execute("UPDATE batches SET id = COALESCE(?, id), status = ?, collected = ? WHERE input_file_id = ?",
-                         (batch_id, status, int(collected), input_file_id))  # fmt: skip
+        self._db.execute("UPDATE batches SET id = COALESCE(?, id), status = ?, collected = ? WHERE endpoint = ? AND "
+                         "input_file_id = ?", (batch_id, status, int(collected), record.endpoint,
+                                               record.input_file_id))  # fmt: skip
 
     def open_batches(self, keys: list[str]) -> list[BatchRecord]:
         """The batches not yet collected that hold any of these keys."""
-        found: dict[str, BatchRecord] = {}
+        found: dict[tuple[str, str], BatchRecord] = {}
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
-                "SELECT DISTINCT b.input_file_id, b.id, b.judge, b.base_url, b.status FROM batches b JOIN batch_keys k "
-                f"ON b.input_file_id = k.input_file_id WHERE b.collected = 0 AND k.key IN ({marks})",
+                "SELECT DISTINCT b.endpoint, b.input_file_id, b.id, b.judge, b.base_url, b.status FROM batches b "
+                "JOIN batch_keys k ON b.endpoint = k.endpoint AND b.input_file_id = k.input_file_id "
+                f"WHERE b.collected = 0 AND k.key IN ({marks})",
                 chunk,
             )
-            found.update({row[0]: BatchRecord(*row) for row in rows})
+            found.update({(row[0], row[1]): BatchRecord(*row) for row in rows})
         return list(found.values())
 
-    def keys_of(self, input_file_id: str) -> dict[str, bool]:
+    def keys_of(self, record: BatchRecord) -> dict[str, bool]:
         """The keys a batch covers, with whether the model's output was shown first."""
-        rows = self._db.execute("SELECT key, model_first FROM batch_keys WHERE input_file_id = ?", (input_file_id,))
+        rows = self._db.execute("SELECT key, model_first FROM batch_keys WHERE endpoint = ? AND input_file_id = ?",
+                                (record.endpoint, record.input_file_id))  # fmt: skip
         return {key: bool(first) for key, first in rows}

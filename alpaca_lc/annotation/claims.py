@@ -67,7 +67,7 @@ def judge_missing(
                 if still:
                     running += still
                     settled.update(k for b in cache.open_batches(missing) if b.id in still
-                                   for k in cache.keys_of(b.input_file_id))  # fmt: skip
+                                   for k in cache.keys_of(b))  # fmt: skip
                 if collected or still:
                     continue
                 mine = cache.claim(missing, owner, timeout)
@@ -85,7 +85,9 @@ def judge_missing(
                 if not waiting:
                     logger.warning("waiting for %d judgments that another process is paying for", len(missing))
                     waiting = True
-                results.update(_wait_for_others(missing, cache, owner, timeout))
+                from_others = _wait_for_others(missing, cache, owner, timeout)
+                tally.by_others += len(from_others)
+                results.update(from_others)
         finally:
             cache.release(owner)
             batches.close()
@@ -94,18 +96,36 @@ def judge_missing(
     return results
 
 
+def collect_older_batches(todo: list[Planned], judge: Judge, cache: JudgmentCache, options: AnnotateOptions,
+                          tally: Tally) -> bool:  # fmt: skip
+    """Collect the open batches that hold these requests under an older key (submitted before endpoints were
+    recorded): their answers are paid for, and are served like the other judgments of that time. Whether any was
+    found."""
+    older = [k for p in todo for k in p.older()]
+    if not older or not cache.open_batches(older):
+        return False
+    owner, timeout = Owner.this_process(), lease_timeout()
+    batches = Batches(judge, cache, options, tally, owner)
+    try:
+        _collect_open(older, batches, cache, owner, timeout)
+    finally:
+        cache.release(owner)
+        batches.close()
+    return True
+
+
 def _collect_open(
     missing: list[str], batches: Batches, cache: JudgmentCache, owner: Owner, timeout: float
 ) -> tuple[dict[str, Judgment], list[str]]:
     """Collect the open batches that hold missing keys and that no other process is collecting: the judgments,
     and (when not waiting) the ids of those still running."""
-    records = [b for b in cache.open_batches(missing) if cache.claim([f"batch:{b.input_file_id}"], owner, timeout)]
+    records = [b for b in cache.open_batches(missing) if cache.claim([b.lease], owner, timeout)]
     if not records:
         return {}, []
     try:
         found, _, still = batches.collect(records, wait=batches.options.wait)
     finally:
-        cache.release(owner, [f"batch:{b.input_file_id}" for b in records])
+        cache.release(owner, [b.lease for b in records])
     return found, still
 
 
@@ -119,7 +139,7 @@ def _wait_for_others(missing: list[str], cache: JudgmentCache, owner: Owner, tim
             return found
         if cache.claimable(missing, owner, timeout):
             return {}
-        batches = [f"batch:{b.input_file_id}" for b in cache.open_batches(missing)]
+        batches = [b.lease for b in cache.open_batches(missing)]
         if batches and cache.claimable(batches, owner, timeout):
             return {}
 

@@ -10,7 +10,7 @@ from alpaca_lc.annotation.cache import Judgment, JudgmentCache
 from alpaca_lc.annotation.judge import Judge
 from alpaca_lc.annotation.official import retired_or_missing
 from alpaca_lc.annotation.parse import p_first_from_choice, preference_from_p_first
-from alpaca_lc.endpoint.calls import ChatRequest
+from alpaca_lc.endpoint.calls import ChatRequest, base_url, endpoint_identity
 from alpaca_lc.endpoint.pacing import TokenEstimator
 from alpaca_lc.errors import IncompleteError, ModelNotFound
 from alpaca_lc.progress import Progress
@@ -23,16 +23,14 @@ if TYPE_CHECKING:
 async def judge_live(
     todo: list[Planned], judge: Judge, cache: JudgmentCache, options: AnnotateOptions, tally: Tally
 ) -> dict[str, Judgment]:
-    from alpaca_lc.endpoint.client import (  # only a run that sends requests
-        ChatClient,
-        describe_failure,
-        gather_or_cancel,
-    )
+    from alpaca_lc.endpoint.client import ChatClient, describe_failure  # only a run that sends requests
+    from alpaca_lc.endpoint.running import gather_or_cancel
 
     client = ChatClient(judge.endpoint, options.client)
     results: dict[str, Judgment] = {}
     reserved = 0.0
     progress = Progress(len(todo), "judging", "pair", options.progress)
+    endpoint = endpoint_identity(base_url(judge.endpoint))
     tokens = TokenEstimator(judge.model)
 
     async def one(req: Planned) -> None:
@@ -54,16 +52,17 @@ async def judge_live(
             raise
         except Exception as exc:  # a request that failed for good: logged, left missing, retried next run
             cause, message = describe_failure(exc, client)
-            tally.failures[cause] += 1
+            tally.fail(cause, message)
             cache.record_failure(req.key, judge.name, cause, message)
+            progress.update(0, failed=sum(tally.failures.values()))
             return
         finally:
             reserved -= estimate
-            progress.update(1, **_pace_status(client, len(todo) - progress.done - 1, tally.spent))
+        progress.update(1, **_pace_status(client, len(todo) - progress.done - 1, tally.spent))
         cost = judge.price.cost(done.prompt_tokens, done.completion_tokens)
         judgment = Judgment(
             req.key, judge.name, preference_from_p_first(done.value, req.model_first), json.dumps(done.choice),
-            done.prompt_tokens, done.completion_tokens, cost, done.latency, "api",
+            done.prompt_tokens, done.completion_tokens, cost, done.latency, "api", endpoint,
         )  # fmt: skip
         results[req.key] = cache.put(judgment, p_first=done.value, model_first=req.model_first)
         tally.new += 1
@@ -75,7 +74,7 @@ async def judge_live(
     threshold = gc.get_threshold()
     gc.set_threshold(50_000, *threshold[1:])
     try:
-        await gather_or_cancel(one(r) for r in todo)
+        await gather_or_cancel((one(r) for r in todo), client)
     finally:
         gc.set_threshold(*threshold)
         tally.retries.update(client.retries)

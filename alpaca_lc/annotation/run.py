@@ -3,12 +3,13 @@ scores, is `pipeline.evaluate`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -17,7 +18,7 @@ from alpaca_lc.annotation.annotator import Annotated, annotate, estimate
 from alpaca_lc.annotation.cache import Judgment, JudgmentCache, default_cache_path, pair_key
 from alpaca_lc.annotation.judge import Judge, load_judge
 from alpaca_lc.annotation.official import MissingOfficialFiles
-from alpaca_lc.annotation.plan import AnnotateOptions, Pair, Tally
+from alpaca_lc.annotation.plan import AnnotateOptions, Pair, Tally, plan
 from alpaca_lc.config import AnnotateConfig, CacheImportConfig, JudgeRunConfig
 from alpaca_lc.endpoint.calls import ClientSettings
 from alpaca_lc.errors import IncompleteError, InputError, UsageError
@@ -26,7 +27,7 @@ from alpaca_lc.records.bridge import Bridge, check_successor, read_bridge
 from alpaca_lc.records.evalset import EvalItem, load_eval_set, shuffled_head
 from alpaca_lc.records.instrument import Instrument, known_protocols
 from alpaca_lc.records.jsonio import write_json
-from alpaca_lc.records.outputs import read_model_outputs
+from alpaca_lc.records.outputs import Coverage, read_model_outputs
 from alpaca_lc.records.table import instruction_keys
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ class AnnotateRun:
     result: Annotated | None
     estimate: Tally | None = None
     judge_protocol: str | None = None
+    coverage: Coverage | None = None  # of the eval set, when the pairs were built from a model's outputs here
 
     @property
     def missing(self) -> int:
@@ -99,12 +101,12 @@ class AnnotateRun:
         if self.result is None or not self.missing:
             return
         tally = self.result.tally
-        why = dict(tally.failures)
+        why = [tally.failure_line()] if tally.failures else []
         if tally.skipped_for_cost:
-            why["max_cost"] = tally.skipped_for_cost
+            why.append(f"max_cost {tally.skipped_for_cost}")
         if not why:
-            why["not in the cache of this imported judge"] = self.missing
-        reasons = ", ".join(f"{k} {v}" for k, v in sorted(why.items()))
+            why.append(f"not in the cache of this imported judge {self.missing}")
+        reasons = ", ".join(why)
         raise IncompleteError(
             f"{self.missing} of {len(self.pairs)} judgments missing ({reasons}); finished ones are cached, "
             "re-run to retry the rest"
@@ -136,45 +138,74 @@ def _maybe_json(raw: str | None) -> Any:
         return raw
 
 
-def build_pairs(config: AnnotateConfig) -> tuple[str, list[Pair]]:
+class BuiltPairs(NamedTuple):
+    """A model's name, its pairs with the reference outputs, and how much of the eval set they cover."""
+
+    name: str
+    pairs: list[Pair]
+    coverage: Coverage
+
+
+def build_pairs(config: AnnotateConfig) -> BuiltPairs:
     """The model's name and its pairs with the reference outputs, joined by instruction, in reference order; with
     `max_instances` N, the N that AlpacaEval judges, in its order (`evalset.shuffled_head` when both sides have
-    the same length, else the first N)."""
+    the same length, else the first N).
+
+    Outputs that miss instructions of the eval set (or the reference outputs) are refused, naming how many and the
+    first missing, unless the run is partial by request: `max_instances`, `subset` or `allow_partial`.
+    """
     outputs = read_model_outputs(config.model_outputs, name=config.name)
     name = outputs[0].generator
     if config.reference is not None:
         refs = [(o.instruction, o.output, o.generator, o.dataset or "") for o in read_model_outputs(config.reference)]
+        what = f"the reference outputs {config.reference}"
     else:
-        refs = [(e.instruction, e.output, e.generator, e.dataset) for e in load_eval_set(config.eval_set).items]
+        eval_set = load_eval_set(config.eval_set)
+        refs = [(e.instruction, e.output, e.generator, e.dataset) for e in eval_set.items]
+        what = f"the eval set {eval_set.source}"
     ref_index = {r[0]: r for r in refs}
     for i, out in enumerate(outputs, start=1):
         if out.instruction not in ref_index:
             raise InputError("instruction not in the reference outputs / eval set", path=config.model_outputs, record=i)
-    n = config.max_instances
+    allowed = partial_allowed_by(config.max_instances, config.subset, config.allow_partial)
+    record = {o.instruction: i for i, o in enumerate(outputs, start=1)}
+    if len(outputs) < len(refs) and not allowed:
+        first = next(i for i, r in enumerate(refs, start=1) if r[0] not in record)
+        raise InputError(
+            f"covers {len(outputs)} of the {len(refs)} instructions of {what} (the first missing is its record "
+            f"{first}, {refs[first - 1][0][:50]!r}): generate the rest, or ask for a partial run with --allow-partial "
+            "(its rows are marked partial), --max-instances N or --subset", path=config.model_outputs)  # fmt: skip
+    total, n = len(refs), config.max_instances
     if n is not None and len(refs) == len(outputs):  # AlpacaEval shuffles both sides alike, joins on instruction
         chosen = shuffled_head(len(refs), n)
         refs, outputs, n = [refs[i] for i in chosen], [outputs[i] for i in chosen], None
     by_instruction = {o.instruction: o for o in outputs}
+    source = str(config.model_outputs)
     pairs = [
-        Pair(
-            instruction=instr,
-            output_1=ref_out,
-            output_2=by_instruction[instr].output,
-            generator_1=ref_gen,
-            generator_2=name,
-            dataset=by_instruction[instr].dataset or dataset,
-        )
+        Pair(instr, ref_out, by_instruction[instr].output, ref_gen, name, by_instruction[instr].dataset or dataset,
+             source, record[instr])
         for instr, ref_out, ref_gen, dataset in refs
         if instr in by_instruction
-    ]
-    return name, pairs[:n]
+    ][:n]  # fmt: skip
+    return BuiltPairs(name, pairs, Coverage(len(pairs), total, allowed if len(pairs) < total else ""))
+
+
+def partial_allowed_by(max_instances: int | None, subset: str | None, allow_partial: bool) -> str:
+    """The option that makes a run partial on purpose ("" for none)."""
+    if max_instances is not None:
+        return f"--max-instances {max_instances}"
+    if subset is not None:
+        return f"--subset {subset}"
+    return "--allow-partial" if allow_partial else ""
 
 
 def _options(run: JudgeRunConfig) -> AnnotateOptions:
     client = ClientSettings(concurrency=run.concurrency, timeout=run.timeout, max_attempts=run.max_attempts,
                             tpm=run.tpm, rpm=run.rpm, stall_timeout=run.stall_timeout)  # fmt: skip
     return AnnotateOptions(client, run.max_cost, run.both_orders, progress=run.progress, batch=run.batch,
-                           batch_fallback=run.batch_fallback, wait=run.wait)  # fmt: skip
+                           batch_fallback=run.batch_fallback, wait=run.wait, same_endpoints=run.same_endpoints,
+                           strict_endpoint=run.strict_endpoint, context_tokens=run.context_tokens,
+                           fresh=run.fresh)  # fmt: skip
 
 
 def run_annotate(config: AnnotateConfig, pairs: tuple[str, list[Pair]] | None = None) -> AnnotateRun:
@@ -185,11 +216,15 @@ def run_annotate(config: AnnotateConfig, pairs: tuple[str, list[Pair]] | None = 
         config: the annotate configuration.
         pairs: already built (name, pairs), or None to build them from the config.
     """
-    name, todo = pairs or build_pairs(config)
-    if pairs is None and config.subset is not None:
-        todo = subset_pairs(todo, _resolve_subset(config.subset))
+    coverage = None
+    if pairs is None:
+        name, todo, coverage = build_pairs(config)
+        if config.subset is not None:
+            todo = subset_pairs(todo, _resolve_subset(config.subset))
+    else:
+        name, todo = pairs
     bridge = None if config.bridge is None else read_bridge(config.bridge)
-    return judge_pairs(config, name, todo, bridge)
+    return dataclasses.replace(judge_pairs(config, name, todo, bridge), coverage=coverage)
 
 
 def judge_pairs(config: AnnotateConfig, name: str, todo: list[Pair], bridge: Bridge | None = None) -> AnnotateRun:
@@ -236,6 +271,23 @@ def judge_instrument(run: JudgeRunConfig) -> Instrument:
     return Instrument(found.name, found.protocol)
 
 
+def live_judge(run: JudgeRunConfig) -> Judge | None:
+    """The judge a run would ask; None when only its cached judgments can be used (AlpacaEval's files absent, or
+    a judge known only from imports)."""
+    with JudgmentCache(run.cache or default_cache_path()) as cache:
+        return resolve_judge(run.judge, cache, run.alpaca_eval_dir, run.judge_model).judge
+
+
+def supersede_judgments(config: AnnotateConfig, todo: list[Pair], before: float) -> int:
+    """Stop serving the cached judgments of these pairs made before `before` (seconds since the epoch): the judge
+    has drifted since, they no longer describe it. They are kept in the cache's `superseded` table. How many."""
+    options = _options(config.run)
+    with JudgmentCache(config.run.cache or default_cache_path()) as cache:
+        found = resolve_judge(config.run.judge, cache, config.run.alpaca_eval_dir, config.run.judge_model)
+        planned = [p for reqs in plan(todo, found.judge, found.name, options) for p in reqs]
+        return cache.supersede([k for p in planned for k in (p.key, *p.older())], before)
+
+
 def write_annotations(run: AnnotateRun, path: Path) -> None:
     """Write the annotations file atomically (only ever complete)."""
     write_json(path, run.records())
@@ -266,9 +318,9 @@ def run_cache_stats(path: Path | None) -> str:
     path = path or default_cache_path()
     if not path.exists():
         return f"{path}: no cache yet"
-    with JudgmentCache(path) as cache:
-        stats = cache.stats()
     size = path.stat().st_size / 1e6
+    with JudgmentCache(path) as cache:
+        stats, endpoints = cache.stats(), cache.endpoints()
     width = max([36, *(len(s.judge) + 2 for s in stats)])
     lines = [
         f"{path} ({size:.1f} MB)",
@@ -276,6 +328,9 @@ def run_cache_stats(path: Path | None) -> str:
     ]
     lines += [f"{s.judge:<{width}}{s.judgments:>10}{s.imported:>10}{s.batch:>8}{s.failures:>10}"
               f"{s.cost - s.batch_cost:>10.2f}{s.batch_cost:>10.2f}" for s in stats]  # fmt: skip
+    if endpoints:
+        lines += ["", f"{'judge':<{width}}{'judgments':>10}  endpoint"]
+        lines += [f"{judge:<{width}}{n:>10}  {endpoint}" for judge, endpoint, n in endpoints]
     return "\n".join(lines)
 
 

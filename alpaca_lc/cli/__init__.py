@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import importlib
 import logging
+import traceback
 from typing import Any
 
 import click
 
 from alpaca_lc import __version__
 from alpaca_lc.errors import AlpacaLCError, BatchSubmitted
+
+INTERNAL_ERROR = 70  # sysexits' EX_SOFTWARE
 
 # Each command's module, imported only when that command runs (or --help lists it): a command pays for its
 # own imports, not for every other command's.
@@ -57,6 +60,13 @@ class _Group(click.Group):
         except KeyboardInterrupt:  # finished work is already on disk (cache, partial files): say so, exit 130
             click.echo("interrupted: finished work is kept; re-run to continue", err=True)
             ctx.exit(130)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # a bug: its traceback, and a code no verdict uses (`gate` exits 1 only to fail)
+            traceback.print_exc()
+            click.echo(f"internal error ({type(exc).__name__}): a bug in alpaca-lc; please report it with the "
+                       "traceback above", err=True)  # fmt: skip
+            ctx.exit(INTERNAL_ERROR)
 
 
 @click.group(cls=_Group)

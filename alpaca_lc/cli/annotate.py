@@ -14,6 +14,7 @@ from alpaca_lc.cli.options import (
     batch_settings,
     calibration_option,
     eval_set_option,
+    extrapolate_option,
     mix_judges_option,
     pace_options,
     subset_option,
@@ -61,6 +62,12 @@ _JUDGE_OPTIONS = [
         ),
     ),
     subset_option,
+    click.option(
+        "--allow-partial",
+        is_flag=True,
+        help="Judge outputs that miss instructions of the eval set (refused without it); the results are "
+        "marked partial and are not comparable with full-set rows.",
+    ),
     click.option("--max-cost", default=None, type=click.FloatRange(min=0), help="Stop before spending past USD."),
     click.option("--both-orders", is_flag=True, help="Judge each pair in both orders; report the flip rate."),
     click.option("--dry-run", is_flag=True, help="Estimate calls, tokens and cost from the cache; call nothing."),
@@ -74,6 +81,28 @@ _JUDGE_OPTIONS = [
         ),
     ),
     click.option("--cache", type=click.Path(path_type=Path, dir_okay=False), help="Default: $ALPACA_LC_CACHE."),
+    click.option(
+        "--same-endpoint",
+        "same_endpoints",
+        multiple=True,
+        metavar="URL",
+        help="A base URL of the same service as the judge's: judgments cached from it are served for this "
+        "one (a proxy, a renamed host); repeat it. Otherwise judgments are never served across endpoints.",
+    ),
+    click.option(
+        "--judge-context-tokens",
+        "context_tokens",
+        type=click.IntRange(min=1),
+        default=None,
+        help="The judge model's context window in tokens, where alpaca-lc does not know it: a longer request is "
+        "refused before anything is paid for.",
+    ),
+    click.option(
+        "--strict-endpoint",
+        is_flag=True,
+        help="Serve no cached judgment that records no endpoint (made before the cache recorded them); "
+        "they are judged again.",
+    ),
     click.option("--no-progress", is_flag=True, help="No progress bar (a log gets a few plain lines without it)."),
     eval_set_option,
 ]
@@ -95,29 +124,43 @@ def _annotate_config(model_outputs: Path, output: Path, opts: dict[str, Any]) ->
         concurrency=opts["concurrency"], timeout=opts["timeout"], tpm=opts["tpm"], rpm=opts["rpm"],
         stall_timeout=opts["stall_timeout"],
         max_attempts=opts["max_attempts"], max_cost=opts["max_cost"], both_orders=opts["both_orders"],
-        progress=not opts["no_progress"], **batch_settings(opts),
+        progress=not opts["no_progress"], same_endpoints=opts["same_endpoints"],
+        strict_endpoint=opts["strict_endpoint"], context_tokens=opts["context_tokens"], **batch_settings(opts),
     )  # fmt: skip
     return AnnotateConfig(
         model_outputs=model_outputs, reference=opts["reference"], eval_set=opts["eval_set"], name=opts["name"],
-        max_instances=opts["max_instances"], subset=opts["subset"], dry_run=opts["dry_run"], output=output, run=run,
-        bridge=opts["bridge"],
+        max_instances=opts["max_instances"], subset=opts["subset"], allow_partial=opts["allow_partial"],
+        dry_run=opts["dry_run"], output=output, run=run, bridge=opts["bridge"],
     )  # fmt: skip
 
 
 @click.command()
 @click.argument("model_outputs", type=click.Path(path_type=Path, dir_okay=False))
 @judge_options
-@click.option("-o", "--output", default="annotations.json", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    default="annotations.json",
+    type=click.Path(path_type=Path, dir_okay=False),
+    show_default=True,
+    help="Where to write the annotations (never over one of the inputs).",
+)
 def annotate(model_outputs: Path, output: Path, **opts: Any) -> None:
     """Judge MODEL_OUTPUTS against the reference; write AlpacaEval-compatible annotations."""
     from alpaca_lc.annotation.run import run_annotate, write_annotations
+    from alpaca_lc.records.destinations import check_destinations
+    from alpaca_lc.records.evalset import local_eval_set
 
+    if not opts["dry_run"]:
+        check_destinations([output], [model_outputs, opts["reference"], local_eval_set(opts["eval_set"])])
     run = run_annotate(_annotate_config(model_outputs, output, opts))
     if run.estimate is not None:
         click.echo(run.estimate.estimate_line())
         return
     assert run.result is not None
     click.echo(run.result.tally.summary(), err=True)
+    if run.coverage is not None and run.coverage.partial:
+        click.echo(f"partial: {run.coverage.describe()}", err=True)
     run.check_complete()
     write_annotations(run, output)
     if run.result.flip_rate is not None:
@@ -139,9 +182,16 @@ def annotate(model_outputs: Path, output: Path, **opts: Any) -> None:
 @calibration_option
 @click.option("--leaderboard", type=click.Path(path_type=Path, dir_okay=False), help="Show where the model ranks.")
 @mix_judges_option
-@click.option("--output-dir", default="results", show_default=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--output-dir",
+    default="results",
+    show_default=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Results go to OUTPUT_DIR/<model>/<judge>/ (annotations.json, leaderboard.csv).",
+)
 @click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=0))
 @click.option("--seed", default=0, show_default=True, type=int, help="Bootstrap seed.")
+@extrapolate_option
 def evaluate(model_outputs: Path | None, models: tuple[str, ...], generation_seed: int | None, **opts: Any) -> None:
     """Annotate MODEL_OUTPUTS (or generate them with --model), print the leaderboard row, write the results.
 
@@ -158,6 +208,7 @@ def evaluate(model_outputs: Path | None, models: tuple[str, ...], generation_see
         annotate=_annotate_config(model_outputs or Path("model_outputs.json"), Path("annotations.json"), opts),
         output_dir=opts["output_dir"], leaderboard=opts["leaderboard"], calibration=opts["calibration"],
         bootstrap=opts["bootstrap"], seed=opts["seed"], mix_judges=opts["mix_judges"],
+        extrapolate=opts["extrapolate"],
     )  # fmt: skip
     if not models:
         _print_evaluation(run_evaluate(config), opts["leaderboard"])

@@ -20,8 +20,9 @@ def bridge() -> None:
 @click.argument("annotations", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--official", type=_FILE, default=None,
               help="The official leaderboard CSV (AlpacaEval's: length_controlled_winrate, win_rate).")  # fmt: skip
-@click.option("--panel", default=None, help="A bundled panel (alpaca_eval_2) instead of ANNOTATIONS: its models' "
-              "outputs are judged by --judge, its official figures are bundled.")  # fmt: skip
+@click.option("--panel", default=None, help="A bundled panel (alpaca_eval_2: 17 leaderboard models, listed by "
+              "--dry-run and in docs/judge-bridge.md) instead of ANNOTATIONS: its models' outputs are judged by "
+              "--judge, its official figures are bundled.")  # fmt: skip
 @click.option("--outputs-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="With --panel: where its models' outputs are (<dir>/<model>/model_outputs.json).")  # fmt: skip
 @click.option("--judge", default="weighted_alpaca_eval_gpt4_turbo", show_default=True, help="With --panel.")
@@ -29,7 +30,8 @@ def bridge() -> None:
 @click.option("--concurrency", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option("--dry-run", is_flag=True, help="With --panel: the judgments and what they cost; call nothing.")
 @click.option("--cache", type=_FILE, default=None, help="Default: $ALPACA_LC_CACHE.")
-@click.option("--no-progress", is_flag=True)
+@click.option("--no-progress", is_flag=True, help="No progress bar (a log gets a few plain lines without it).")
+@click.option("--allow-partial", is_flag=True, help="With --panel: judge panel outputs that miss a few instructions.")
 @batch_options
 @eval_set_option
 @click.option("-o", "--output", type=_FILE, default=None, help="The bridge file to write.")
@@ -40,7 +42,7 @@ def bridge() -> None:
 def fit(annotations: tuple[Path, ...], official: Path | None, panel: str | None, outputs_dir: Path | None,
         judge: str, judge_model: str | None, concurrency: int, dry_run: bool, cache: Path | None,
         no_progress: bool, eval_set: Path | None, output: Path | None, calibration: str, bootstrap: int,
-        seed: int, **batch: bool | str) -> None:  # fmt: skip
+        seed: int, allow_partial: bool, **batch: bool | str) -> None:  # fmt: skip
     """Fit a bridge from ANNOTATIONS (a panel of models judged by the successor) to the official figures."""
     from alpaca_lc.pipeline.bridge_fit import BridgeFitConfig, run_bridge_fit
     from alpaca_lc.records.bridge import load_panel
@@ -57,7 +59,8 @@ def fit(annotations: tuple[Path, ...], official: Path | None, panel: str | None,
         chosen = load_panel(panel)
         run = JudgeRunConfig(judge=judge, judge_model=judge_model, cache=cache, concurrency=concurrency,
                              progress=not no_progress, **batch_settings(batch))  # fmt: skip
-        annotate = AnnotateConfig(model_outputs=Path("unused"), eval_set=eval_set, dry_run=dry_run, run=run)
+        annotate = AnnotateConfig(model_outputs=Path("unused"), eval_set=eval_set, dry_run=dry_run, run=run,
+                                  allow_partial=allow_partial)  # fmt: skip
         written, lines = judge_panel(chosen, outputs_dir, annotate)
         annotations = tuple(written)
         if dry_run:

@@ -9,9 +9,10 @@ import click
 from alpaca_lc.cli.options import (
     calibration_option,
     eval_set_option,
+    extrapolate_option,
+    judge_filter_option,
     mix_judges_option,
     output_option,
-    subset_option,
 )
 
 
@@ -24,7 +25,10 @@ from alpaca_lc.cli.options import (
 @click.option("--seed", default=0, show_default=True, type=int, help="Bootstrap seed.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "md", "json"]), default=None, help="Default: csv.")
 @mix_judges_option
-@subset_option
+@judge_filter_option
+@click.option("--subset", default=None,
+              help="The annotations judge only this subset ('tiny', 'small' or a file from `subset fit`): estimate "
+              "the full set's raw and LC win rates from them (needs --outputs).")  # fmt: skip
 @click.option("--outputs", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
               help="With --subset: each model's model_outputs.json (every instruction); repeat it.")  # fmt: skip
 @click.option(
@@ -33,6 +37,7 @@ from alpaca_lc.cli.options import (
     default=None,
     help="A bridge file (`bridge fit`): a successor judge's rows on AlpacaEval 2.0's official scale.",
 )
+@extrapolate_option
 def leaderboard(
     annotations: tuple[Path, ...],
     output: Path | None,
@@ -45,6 +50,8 @@ def leaderboard(
     subset: str | None,
     outputs: tuple[Path, ...],
     bridge: Path | None,
+    judge: str | None,
+    extrapolate: bool,
 ) -> None:
     """Score ANNOTATIONS (annotations.json files, folders of them, parquet/JSONL tables).
 
@@ -66,6 +73,9 @@ def leaderboard(
         subset=subset,
         outputs=outputs,
         bridge=bridge,
+        output=output,
+        judge=judge,
+        extrapolate=extrapolate,
     )
     run = run_leaderboard(config)
     for note in run.notes:

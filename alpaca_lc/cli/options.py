@@ -43,7 +43,24 @@ def subset_option(func: F) -> F:
 
 def output_option(func: F) -> F:
     """`-o/--output PATH` (default: stdout)."""
-    return click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None)(func)
+    return click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+                        help="Write the table here (format by suffix: .md, .json, else CSV) instead of stdout; never "
+                        "over one of the inputs.")(func)  # fmt: skip
+
+
+def extrapolate_option(func: F) -> F:
+    """`--extrapolate`: bridged numbers outside the bridge's panel too."""
+    return click.option("--extrapolate", is_flag=True,
+                        help="With --bridge: give official-scale numbers to models outside the bridge's panel too (by "
+                        "default they get none), with intervals as wide as the candidate maps' disagreement "
+                        "there.")(func)  # fmt: skip
+
+
+def judge_filter_option(func: F) -> F:
+    """`--judge NAME`: only one judge's annotations."""
+    return click.option("--judge", default=None,
+                        help="Only this judge's annotations (by the annotations' `annotator`), for a folder that holds "
+                        "several judges' results.")(func)  # fmt: skip
 
 
 def mix_judges_option(func: F) -> F:

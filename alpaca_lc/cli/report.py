@@ -6,19 +6,22 @@ from pathlib import Path
 
 import click
 
-from alpaca_lc.cli.options import calibration_option, mix_judges_option
+from alpaca_lc.cli.options import calibration_option, judge_filter_option, mix_judges_option
 
 
 @click.command()
 @click.argument("source", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output-dir", required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option("-o", "--output-dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="The folder to write index.html, leaderboard.csv and the plots into.")  # fmt: skip
 @calibration_option
 @click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=0))
 @click.option("--title", default="alpaca-lc leaderboard", show_default=True)
 @mix_judges_option
+@judge_filter_option
 def report(
-    source: tuple[Path, ...], output_dir: Path, calibration: str, bootstrap: int, title: str, mix_judges: bool
-) -> None:
+    source: tuple[Path, ...], output_dir: Path, calibration: str, bootstrap: int, title: str, mix_judges: bool,
+    judge: str | None,
+) -> None:  # fmt: skip
     """Write an HTML leaderboard and plots from SOURCE: a leaderboard CSV, or annotations / results folders."""
     from alpaca_lc.config import ReportConfig
     from alpaca_lc.report.run import run_report
@@ -30,6 +33,7 @@ def report(
         bootstrap=bootstrap,
         title=title,
         mix_judges=mix_judges,
+        judge=judge,
     )
     for path in run_report(config):
         click.echo(str(path))

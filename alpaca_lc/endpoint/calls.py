@@ -6,11 +6,32 @@ Light on purpose: the stages import these types, and only a run that really send
 
 from __future__ import annotations
 
+import os
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from alpaca_lc.config import Endpoint
 
 T = TypeVar("T")
+
+PROVIDER_DEFAULT = "https://api.openai.com/v1"  # the openai client's base URL when none is given
+
+
+def base_url(endpoint: Endpoint) -> str:
+    """The base URL a client built now sends to: the endpoint's own, else `$OPENAI_BASE_URL`, else the provider's
+    default (the openai client resolves it the same way)."""
+    return endpoint.base_url or os.environ.get("OPENAI_BASE_URL") or PROVIDER_DEFAULT
+
+
+def endpoint_identity(url: str) -> str:
+    """What identifies a service in the judgment cache: scheme, host and path of its base URL (lower-cased host,
+    no trailing slash). Not the port: a local server's port changes from run to run (`vllm serve` on a free port)
+    while it serves the same model; two services on one host are told apart by their paths or models."""
+    parts = urllib.parse.urlsplit(url.strip())
+    return f"{(parts.scheme or 'https').lower()}://{(parts.hostname or '').lower()}{parts.path.rstrip('/')}"
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,6 @@ import re
 import time
 import urllib.parse
 from collections import Counter
-from collections.abc import Awaitable, Iterable
 from typing import Any, TypeVar
 
 import openai
@@ -117,6 +116,8 @@ class ChatClient:
         self._estimators: dict[str, TokenEstimator] = {}
         self._started = self._last_success = time.monotonic()
         self._stopped: IncompleteError | None = None
+        self.draining = False  # Ctrl-C: what was sent is waited for, nothing more is sent (`interrupt`)
+        self.sent = 0  # requests sent and not yet answered
         self._latency = 0.5  # a running estimate: the "round" the in-flight limit adapts over
         self._openai = openai.AsyncOpenAI(
             api_key=self._key,
@@ -147,9 +148,12 @@ class ChatClient:
 
         def stop(state: RetryCallState) -> bool:
             nonlocal throttled
-            if _throttle(state.outcome.exception() if state.outcome else None):
+            exc = state.outcome.exception() if state.outcome else None
+            if _throttle(exc):
                 throttled += 1  # backpressure: waits, never uses up an attempt, until the run stalls
                 return time.monotonic() - self._last_success > self.settings.stall_timeout
+            if exc is not None and state.attempt_number >= 2 and self._unusable(exc):
+                return True
             return state.attempt_number - throttled >= self.settings.max_attempts
 
         def wait(state: RetryCallState) -> float:
@@ -170,7 +174,26 @@ class ChatClient:
                 raise
             self._stopped = self._stopped or stop_run  # nothing more is sent: the run ends with this error
             raise self._stopped from None
+        except (openai.APIConnectionError, ParseError):
+            if self._stopped is not None:  # the endpoint is unusable (`_unusable`): the run ends with that
+                raise self._stopped from None
+            raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _unusable(self, exc: BaseException) -> bool:
+        """Whether a request's second failure shows an endpoint that will answer no request of this run: nothing
+        has succeeded yet, and nothing listens at its address, or what answers is not an OpenAI-compatible API.
+        The run then stops at once with one line naming the URL, instead of retrying every request."""
+        if self.limit_successes or self._stopped is not None:
+            return self._stopped is not None
+        url = str(self._openai.base_url).rstrip("/")
+        if isinstance(exc, openai.APIConnectionError) and _refused(exc):
+            self._stopped = IncompleteError(f"cannot connect to {url} ({_os_reason(exc)}): is the server running, "
+                                            "and is the base URL (OPENAI_BASE_URL) right?")  # fmt: skip
+        elif isinstance(exc, NotJSON):
+            self._stopped = IncompleteError(f"{exc}: not an OpenAI-compatible API; is the base URL (OPENAI_BASE_URL) "
+                                            "right? (it usually ends in /v1)")  # fmt: skip
+        return self._stopped is not None
 
     def _stops_the_run(self, exc: openai.APIStatusError, model: str) -> IncompleteError | None:
         """The error that ends the whole run, for an answer that every further request would get too."""
@@ -203,11 +226,15 @@ class ChatClient:
             await self.budget.acquire(cost)
             if self._stopped is not None:
                 raise self._stopped
+            if self.draining:  # Ctrl-C: not sent, so not paid for
+                raise asyncio.CancelledError
             start = time.perf_counter()
+            self.sent += 1
             # The client's documented raw-request method: same auth, base URL and error types as
             # `chat.completions.create`, without re-validating our already well-formed parameters.
             try:
                 response = await self._openai.post("/chat/completions", cast_to=_HTTP.Response, body=body)
+                content = await response.aread()
             except openai.APIStatusError as exc:
                 if _throttle(exc):
                     self.throttled += 1
@@ -215,10 +242,12 @@ class ChatClient:
                         self.budget.refund(cost)
                 self._observe(exc.response.headers)
                 raise
+            finally:
+                self.sent -= 1
             latency = time.perf_counter() - start
         self._observe(response.headers)
         self._latency = 0.9 * self._latency + 0.1 * latency
-        data = _json_body(await response.aread())
+        data = _json_body(content, str(response.url), response.status_code)
         usage = data.get("usage") or {}
         prompt_tokens, completion_tokens = (
             int(usage.get("prompt_tokens") or 0),
@@ -279,19 +308,6 @@ class ChatClient:
         return float(random.uniform(0, min(_MAX_BACKOFF, 0.25 * 2 ** (max(failures, 1) - 1))))  # as tenacity
 
 
-async def gather_or_cancel(coroutines: Iterable[Awaitable[Any]]) -> None:
-    """Run all; when one raises (a fatal error: bad key, no quota, a stalled run), cancel the rest at once rather
-    than let them keep asking, then raise it."""
-    tasks = [asyncio.ensure_future(c) for c in coroutines]
-    try:
-        await asyncio.gather(*tasks)
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
-
-
 _PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
 
 
@@ -346,14 +362,30 @@ def _low(headers: Any, kind: str) -> bool:
         return False
 
 
-def _json_body(content: bytes) -> dict[str, Any]:
+class NotJSON(ParseError):
+    """An answer that is not a JSON object at all (an HTML page, a proxy's error): not an OpenAI-compatible API."""
+
+
+def _json_body(content: bytes, url: str, status: int) -> dict[str, Any]:
+    """The answer's JSON object; what answered otherwise is named, with the start of what it said."""
     try:
         data = orjson.loads(content)
     except orjson.JSONDecodeError:
-        raise ParseError("the response is not JSON") from None
+        data = None
     if not isinstance(data, dict):
-        raise ParseError("the response is not a JSON object")
+        sample = content[:200].decode("utf-8", "replace")
+        raise NotJSON(f"{url} answered status {status} with something other than a JSON object: {sample!r}")
     return data
+
+
+def _os_reason(exc: BaseException) -> str:
+    """The operating system's words for why a connection failed ("Connection refused")."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and not isinstance(seen, TimeoutError) and seen.errno:
+            return os.strerror(seen.errno) if seen.errno > 0 else str(seen.strerror or seen)
+        seen = seen.__cause__ or seen.__context__
+    return "unreachable"
 
 
 def _message(exc: BaseException) -> str:

@@ -7,7 +7,8 @@ from typing import Any
 
 from alpaca_lc.config import Endpoint
 from alpaca_lc.endpoint.calls import ChatRequest, ClientSettings
-from alpaca_lc.endpoint.client import ChatClient, describe_failure, gather_or_cancel
+from alpaca_lc.endpoint.client import ChatClient, describe_failure
+from alpaca_lc.endpoint.running import gather_or_cancel
 from alpaca_lc.errors import IncompleteError
 from alpaca_lc.generation.base import Failure, Generation, GenerationRequest, OnResult
 from alpaca_lc.generation.models import ModelConfig
@@ -49,7 +50,7 @@ class OpenAIBackend:
             on_result(Generation(req.index, text, reason, done.prompt_tokens, done.completion_tokens))
 
         try:
-            await gather_or_cancel(one(r) for r in requests)
+            await gather_or_cancel((one(r) for r in requests), client)
         finally:
             await client.close()
 

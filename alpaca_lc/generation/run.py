@@ -22,7 +22,8 @@ from alpaca_lc.errors import IncompleteError, InputError
 from alpaca_lc.generation.base import Failure, Generation, GenerationRequest, load_backend
 from alpaca_lc.generation.models import ModelConfig, load_model_config
 from alpaca_lc.progress import Progress
-from alpaca_lc.records.evalset import EvalItem, load_eval_set, shuffled_head
+from alpaca_lc.records.destinations import check_destinations
+from alpaca_lc.records.evalset import EvalItem, load_eval_set, local_eval_set, shuffled_head
 from alpaca_lc.records.jsonio import write_json
 
 
@@ -36,6 +37,7 @@ class GenerateRun:
     resumed: int = 0
     reused: bool = False
     failures: Counter[str] = field(default_factory=Counter)
+    failure_samples: dict[str, str] = field(default_factory=dict)  # the first message of each cause
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -106,7 +108,8 @@ class GenerationJob:
         """Keep one answer the moment it arrives (a failure is counted and generated again next run)."""
         if isinstance(result, Failure):
             self.run.failures[result.cause] += 1
-            self.progress.update(1, failed=sum(self.run.failures.values()))
+            self.run.failure_samples.setdefault(result.cause, result.message)
+            self.progress.update(0, failed=sum(self.run.failures.values()))
             return
         record = _record(result, self.items[result.index], self.model.name)
         self.partial.append(record)
@@ -166,19 +169,21 @@ def prepare_generation(config: GenerateConfig) -> GenerationJob | GenerateRun:
         config: the generate configuration.
     """
     model = resolve_model(config)
+    partial = config.output.with_name(config.output.name + ".partial.jsonl")
+    check_destinations([config.output, _sidecar(config.output), partial], [local_eval_set(config.eval_set)])
     items = _items(config)
     digest = settings_hash(model, items)
     run = GenerateRun(model.name, config.output)
     if _complete_with(config.output, digest):
         run.reused = True
         return run
-    partial = _Partial(config.output.with_name(config.output.name + ".partial.jsonl"), digest)
-    done = partial.load()
+    partial_file = _Partial(partial, digest)
+    done = partial_file.load()
     run.resumed = len(done)
     todo = [GenerationRequest(i, it.instruction, messages_for(model, it.instruction))
             for i, it in enumerate(items) if it.instruction not in done]  # fmt: skip
     progress = Progress(len(todo), f"generating {model.name}", "answer", config.progress)
-    return GenerationJob(config, model, items, digest, run, partial, done, todo, progress)
+    return GenerationJob(config, model, items, digest, run, partial_file, done, todo, progress)
 
 
 def finish_generation(job: GenerationJob) -> GenerateRun:
@@ -187,7 +192,9 @@ def finish_generation(job: GenerationJob) -> GenerateRun:
     run = job.run
     run.seconds = time.perf_counter() - job.started
     if run.failures:
-        causes = ", ".join(f"{k} {v}" for k, v in sorted(run.failures.items()))
+        causes = ", ".join(
+            f"{k} {v} (first: {run.failure_samples.get(k, '')})" for k, v in sorted(run.failures.items())
+        )
         raise IncompleteError(f"{sum(run.failures.values())} of {len(job.items)} generations failed ({causes}); "
                               f"finished ones are kept in {job.partial.path}, re-run to generate the rest")  # fmt: skip
     records = [job.done[it.instruction] for it in job.items]

@@ -11,8 +11,10 @@ from alpaca_lc.annotation.plan import Tally
 from alpaca_lc.annotation.run import run_annotate, stand_in_pairs, write_annotations
 from alpaca_lc.config import AnnotateConfig
 from alpaca_lc.errors import UsageError
+from alpaca_lc.records.annotations import expand_annotation_paths
 from alpaca_lc.records.bridge import REFERENCE, BundledPanel, PanelModel, reference_instrument, write_bridge
 from alpaca_lc.records.calibration import resolve_calibration
+from alpaca_lc.records.destinations import check_destinations
 from alpaca_lc.records.evalset import load_eval_set
 from alpaca_lc.records.instrument import check_one_instrument, instruments_by_model
 from alpaca_lc.report.tables import read_leaderboard
@@ -38,13 +40,18 @@ def judge_panel(
     """
     written: list[Path] = []
     total = Tally()
+    located = {
+        str(m): None if outputs_dir is None else _panel_outputs(outputs_dir, str(m)) for m in panel.official.index
+    }
+    absent = [m for m, found in located.items() if found is None]
+    if absent and not annotate.dry_run:
+        where = "no --outputs-dir given" if outputs_dir is None else f"not under {outputs_dir}"
+        raise UsageError(f"the outputs of {len(absent)} of the panel's {len(located)} models are needed ({where}): "
+                         f"{', '.join(absent)}; put each one's {panel.outputs} at <dir>/<model>/model_outputs.json "
+                         "and give --outputs-dir <dir>")  # fmt: skip
     for model, figures in panel.official.iterrows():
-        found = None if outputs_dir is None else _panel_outputs(outputs_dir, str(model))
+        found = located[str(model)]
         config = annotate.model_copy(update={"model_outputs": found or Path(f"{model}.json"), "name": str(model)})
-        if found is None and not annotate.dry_run:
-            where = "no --outputs-dir given" if outputs_dir is None else f"none under {outputs_dir}"
-            raise UsageError(f"the outputs of panel model {model} are needed ({where}): put {panel.outputs} at "
-                             f"<dir>/{model}/model_outputs.json and give --outputs-dir <dir>")  # fmt: skip
         if found is None:
             items = list(load_eval_set(config.eval_set).items)
             run = run_annotate(config, (str(model), stand_in_pairs(items, str(model), int(figures["avg_length"]))))
@@ -60,7 +67,10 @@ def judge_panel(
         written.append(path)
     if not annotate.dry_run:
         return written, []
-    return [], [f"panel {panel.name}: {len(panel.official)} models ({panel.description})", total.estimate_line(),
+    have = "" if not absent else (f"; {len(absent)} not found under {outputs_dir} are estimated at their published "
+                                  "average length")  # fmt: skip
+    return [], [f"panel {panel.name}: {len(panel.official)} models ({panel.description})",
+                "models: " + ", ".join(located) + have, total.estimate_line(),
                 f"at the batch price (--batch): ~${total.estimated_batch_cost:.2f}"]  # fmt: skip
 
 
@@ -94,6 +104,7 @@ def run_bridge_fit(config: BridgeFitConfig, official: pd.DataFrame | None = None
         if config.official is None:
             raise UsageError("give the official figures: --official LEADERBOARD_CSV (or --panel NAME)")
         official = read_leaderboard(config.official, ("length_controlled_winrate", "win_rate"))
+    check_destinations([config.output], [*expand_annotation_paths(config.annotations), config.official])
     rows = load_judged(list(config.annotations))
     instruments = instruments_by_model(rows)
     check_one_instrument(instruments.items(), False, "fit one bridge from")

@@ -23,14 +23,17 @@ from alpaca_lc.config import EvaluateConfig
 from alpaca_lc.records.annotations import Annotations
 from alpaca_lc.records.bridge import Bridge, check_successor, read_bridge
 from alpaca_lc.records.calibration import Calibration, calibration_notes, check_coverage, resolve_calibration
+from alpaca_lc.records.destinations import check_destinations
+from alpaca_lc.records.evalset import local_eval_set
 from alpaca_lc.records.instrument import Instrument, check_one_instrument
+from alpaca_lc.records.outputs import Coverage
 from alpaca_lc.records.subset import resolve_subset, subset_judge_note
 from alpaca_lc.records.table import instruction_keys
 from alpaca_lc.report.tables import board_instruments, read_leaderboard, write_table
 from alpaca_lc.scoring.bridge import bridge_table
 from alpaca_lc.scoring.leaderboard import leaderboard_table
 from alpaca_lc.scoring.score import AllOutputs, estimate_from_subset, score_annotations
-from alpaca_lc.scoring.screening import Flag
+from alpaca_lc.scoring.screening import Flag, partial_flag
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,6 +68,12 @@ class _Inputs:
     board: pd.DataFrame | None
     subset: Subset | None
     notes: list[str]
+    coverage: Coverage
+
+    def flags(self, outputs: AllOutputs) -> list[Flag]:
+        """The screening flags of the outputs, and `partial` when they do not cover the eval set."""
+        partial = [partial_flag(self.coverage)] if self.coverage.partial else []
+        return [*outputs.flags, *partial]
 
 
 def run_evaluate(config: EvaluateConfig) -> EvaluateRun:
@@ -78,14 +87,15 @@ def run_evaluate(config: EvaluateConfig) -> EvaluateRun:
     folder = config.output_dir / inputs.name / annotated.judge_name
     pairs = inputs.pairs
     outputs = AllOutputs.of(inputs.keys, [p.output_2 for p in pairs], [p.output_1 for p in pairs], inputs.calibration)
+    flags = inputs.flags(outputs)
     if annotated.estimate is not None:  # --dry-run: the estimate, nothing scored or written
-        return EvaluateRun(annotated, [], folder, None, list(outputs.flags), inputs.notes)
+        return EvaluateRun(annotated, [], folder, None, flags, inputs.notes)
     annotated.check_complete()
     table, notes, estimated = _score(inputs, outputs, annotated, str(folder / "annotations.json"), config)
     rank = _rank(table, inputs.board) if inputs.board is not None else None
     write_annotations(annotated, folder / "annotations.json")
     write_table(folder / "leaderboard.csv", table, "csv")
-    return EvaluateRun(annotated, table, folder, rank, list(outputs.flags), inputs.notes + notes, estimated)
+    return EvaluateRun(annotated, table, folder, rank, flags, inputs.notes + notes, estimated)
 
 
 def _resolve(config: EvaluateConfig) -> _Inputs:
@@ -94,7 +104,13 @@ def _resolve(config: EvaluateConfig) -> _Inputs:
     instrument = judge_instrument(config.annotate.run)
     board = None if config.leaderboard is None else read_leaderboard(config.leaderboard, ("length_controlled_winrate",))
     others = board_instruments(board) if board is not None else []
-    name, pairs = build_pairs(config.annotate)
+    name, pairs, coverage = build_pairs(config.annotate)
+    if not config.annotate.dry_run:  # the results folder can be written, and holds none of the inputs
+        folder = config.output_dir / name / str(instrument.judge)
+        given = config.annotate
+        check_destinations([folder / "annotations.json", folder / "leaderboard.csv"],
+                           [given.model_outputs, given.reference, local_eval_set(given.eval_set), config.leaderboard,
+                            given.bridge])  # fmt: skip
     calibration = resolve_calibration(config.calibration, config.annotate.eval_set)
     bridge = None if config.annotate.bridge is None else read_bridge(config.annotate.bridge)
     if bridge is not None:
@@ -102,7 +118,12 @@ def _resolve(config: EvaluateConfig) -> _Inputs:
     # A leaderboard to rank on must be of the same instrument (a bridged row is on the official scale: it ranks
     # against official rows, marked as bridged).
     ranked = instrument if bridge is None else bridge.reference
-    notes = check_one_instrument([(name, ranked), *others], config.mix_judges, "rank on one leaderboard")
+    unnamed = board is not None and "judge" not in board.columns  # AlpacaEval's leaderboard CSVs name none
+    notes = check_one_instrument([(name, ranked), *([] if unnamed else others)], config.mix_judges,
+                                 "rank on one leaderboard")  # fmt: skip
+    if unnamed:
+        notes.append(f"{config.leaderboard} names no judge (AlpacaEval's leaderboards do not): its {len(others)} rows "
+                     f"are taken to be on the scale of {ranked}")  # fmt: skip
     notes += calibration_notes(calibration, [instrument])
     keys = instruction_keys(p.instruction for p in pairs)
     subset, todo = None, pairs
@@ -112,7 +133,7 @@ def _resolve(config: EvaluateConfig) -> _Inputs:
         todo = [p for p, member in zip(pairs, subset.members(keys).tolist(), strict=True) if member]
     # Every instruction must have a difficulty in the calibration.
     check_coverage(calibration, keys, [str(config.annotate.model_outputs)] * len(pairs), np.arange(1, len(pairs) + 1))
-    return _Inputs(name, pairs, keys, todo, calibration, instrument, bridge, board, subset, notes)
+    return _Inputs(name, pairs, keys, todo, calibration, instrument, bridge, board, subset, notes, coverage)
 
 
 def _score(
@@ -132,9 +153,11 @@ def _score(
                                      n_boot=config.bootstrap, seed=config.seed)  # fmt: skip
         scores = [dataclasses.replace(score, instrument=inputs.instrument)]
         notes, estimated = subset_judge_note(inputs.subset, [annotated.judge_name]), score.note
+    if inputs.coverage.partial:
+        scores = [dataclasses.replace(s, flags=(*s.flags, partial_flag(inputs.coverage))) for s in scores]
     table = leaderboard_table(scores)
     if inputs.bridge is not None:
-        table, bridge_notes = bridge_table(table, inputs.bridge)
+        table, bridge_notes = bridge_table(table, inputs.bridge, config.extrapolate)
         notes += bridge_notes
     return table, notes, estimated
 

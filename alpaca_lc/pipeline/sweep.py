@@ -16,6 +16,8 @@ from alpaca_lc.config import EvaluateConfig, GenerateConfig
 from alpaca_lc.errors import BatchSubmitted, UsageError
 from alpaca_lc.generation.run import GenerateRun, plan_generation, resolve_model, run_generate_many
 from alpaca_lc.pipeline.evaluate import EvaluateRun, run_evaluate
+from alpaca_lc.records.destinations import check_destinations
+from alpaca_lc.records.evalset import local_eval_set
 from alpaca_lc.records.jsonio import write_text
 from alpaca_lc.report.tables import render
 from alpaca_lc.scoring.leaderboard import leaderboard_table_rows
@@ -57,6 +59,7 @@ def run_evaluate_models(generates: list[GenerateConfig], evaluate: EvaluateConfi
     configs = output_paths(
         [g.model_copy(update={"eval_set": evaluate.annotate.eval_set}) for g in generates], evaluate.output_dir
     )
+    check_destinations([evaluate.output_dir / "leaderboard.csv"], [local_eval_set(evaluate.annotate.eval_set)])
     judging: list[Future[EvaluateRun]] = []
     # One judging thread: a model is judged as soon as its outputs are written, while others still generate.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge") as judge:
@@ -101,6 +104,7 @@ def estimate_models(generates: list[GenerateConfig], evaluate: EvaluateConfig) -
     configs = output_paths(
         [g.model_copy(update={"eval_set": evaluate.annotate.eval_set}) for g in generates], evaluate.output_dir
     )
+    check_destinations([evaluate.output_dir / "leaderboard.csv"], [local_eval_set(evaluate.annotate.eval_set)])
     lines = []
     for config in configs:
         plan = plan_generation(config)

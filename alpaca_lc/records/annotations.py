@@ -130,13 +130,17 @@ def read_pair_judgments(paths: Sequence[Path]) -> Annotations:
 
 
 def expand_annotation_paths(paths: Iterable[Path]) -> list[Path]:
-    """Replace each folder by the `annotations.json` files below it, in sorted order."""
+    """Replace each folder by the `annotations.json` files below it (AlpacaEval's results layout), in sorted order;
+    a folder without any, by the annotation files directly in it (`*.json`, `*.jsonl`, `*.parquet`: one per model,
+    as a loop of `annotate -o DIR/<model>.json` writes them)."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(path.rglob("annotations.json"))
+            found = sorted(path.rglob("annotations.json")) or sorted(
+                p for p in path.iterdir() if p.is_file() and p.suffix in (".json", ".jsonl", ".parquet"))  # fmt: skip
             if not found:
-                raise InputError("no annotations.json found below this folder", path=path)
+                raise InputError("no annotations below this folder (annotations.json files, or *.json, *.jsonl, "
+                                 "*.parquet files in it)", path=path)  # fmt: skip
             files.extend(found)
         elif not path.exists():
             raise InputError("no such file", path=path)

@@ -142,12 +142,24 @@ class BundledPanel:
     official: Any  # a DataFrame indexed by model: length_controlled_winrate, win_rate, avg_length
 
 
+def bundled_panels() -> list[str]:
+    """The names of the panels shipped with alpaca-lc."""
+    from alpaca_lc import package_file
+
+    return sorted(p.stem.removeprefix("bridge_panel_") for p in package_file("data").glob("bridge_panel_*.json"))
+
+
 def load_panel(name: str) -> BundledPanel:
     """A bundled panel by name (`alpaca_eval_2`), or a panel file of the same format."""
     from alpaca_lc import package_file
 
-    path = Path(name) if name.endswith(".json") else package_file("data", f"bridge_panel_{name}.json")
-    data = read_json_document(Path(str(path)), "a panel file", f"no such panel {name!r} (bundled: alpaca_eval_2)")
+    if name.endswith(".json"):
+        path = Path(name)
+    elif (path := package_file("data", f"bridge_panel_{name}.json")).is_file():
+        pass
+    else:
+        raise InputError(f"no such panel {name!r} (bundled: {', '.join(bundled_panels())}; or a panel file, *.json)")
+    data = read_json_document(path, "a panel file", "no such panel file")
     import pandas as pd
 
     try:

@@ -97,18 +97,20 @@ def read_eval_set(path: Path) -> EvalSet:
     return EvalSet(tuple(items), str(path))
 
 
+def local_eval_set(path: Path | None = None) -> Path | None:
+    """The local eval-set file a command reads (the given one, else `$ALPACA_LC_EVAL_SET`), None for the hub's."""
+    env = os.environ.get(ENV_EVAL_SET)
+    return path if path is not None else Path(env) if env else None
+
+
 def load_eval_set(path: Path | None = None) -> EvalSet:
     """Load the eval set from `path`, else `$ALPACA_LC_EVAL_SET`, else the Hugging Face hub.
 
     Args:
         path: an explicit local file.
     """
-    if path is not None:
-        return read_eval_set(path)
-    env = os.environ.get(ENV_EVAL_SET)
-    if env:
-        return read_eval_set(Path(env))
-    return read_eval_set(download_from_hub(HUB_EVAL_FILE))
+    local = local_eval_set(path)
+    return read_eval_set(local if local is not None else download_from_hub(HUB_EVAL_FILE))
 
 
 def download_from_hub(filename: str, instead: str = f"--eval-set PATH or ${ENV_EVAL_SET}") -> Path:

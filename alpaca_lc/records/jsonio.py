@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from alpaca_lc.errors import InputError
+from alpaca_lc.records.destinations import describe
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,11 +43,11 @@ def read_json_records(path: Path) -> list[dict[str, Any]]:
         try:
             return _parse_jsonl(raw.decode("utf-8"), path)
         except UnicodeDecodeError as exc:
-            raise InputError(f"cannot read: {exc}", path=path) from None
+            raise InputError(utf8_error(raw, exc), path=path) from None
     try:
         data = loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", path=path) from None
+        raise InputError(_json_error(raw, exc), path=path) from None
     if isinstance(data, dict):
         data = _columns_to_records(data, path)
     if not isinstance(data, list):
@@ -72,6 +73,23 @@ def _parse_jsonl(text: str, path: Path) -> list[dict[str, Any]]:
             raise InputError(f"line {lineno} is not a JSON object", path=path)
         records.append(rec)
     return records
+
+
+def _json_error(raw: bytes, exc: orjson.JSONDecodeError) -> str:
+    """What is wrong with a document orjson refused: where its bytes stop being UTF-8 (orjson reports that at
+    the document's start), else the JSON error and where it is."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return utf8_error(raw, bad)
+    return f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+
+
+def utf8_error(raw: bytes, exc: UnicodeDecodeError) -> str:
+    """Where a file stops being UTF-8: the byte offset, its line, and the bad bytes."""
+    line = raw.count(b"\n", 0, exc.start) + 1
+    return (f"not valid UTF-8 at byte {exc.start} (line {line}: {raw[exc.start : exc.start + 4]!r}); save the file "
+            "as UTF-8")  # fmt: skip
 
 
 def loads(raw: bytes | str) -> Any:
@@ -111,14 +129,19 @@ def _columns_to_records(data: dict[str, Any], path: Path) -> list[dict[str, Any]
 def write_atomic(path: Path, write: Callable[[Any], None], *, mode: str = "w", durable: bool = True) -> None:
     """Write a file through a temporary sibling and rename it, so readers never see a partial file.
 
+    A failure to write is one InputError naming the file (exit 2), and leaves no temporary file behind.
+
     Args:
         path: the destination.
         write: called with the open temporary file object.
         mode: "w" for text, "wb" for bytes.
         durable: flush the file to disk before the rename (off for what can be recomputed, e.g. a cache).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _new_sibling(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = _new_sibling(path)
+    except OSError as exc:
+        raise InputError(f"cannot write: {describe(exc)}", path=path) from None
     try:
         encoding = None if "b" in mode else "utf-8"
         with os.fdopen(fd, mode, encoding=encoding) as fh:
@@ -127,6 +150,9 @@ def write_atomic(path: Path, write: Callable[[Any], None], *, mode: str = "w", d
                 fh.flush()
                 os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:  # a full disk, a folder made read-only meanwhile: one line, nothing half-written
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"cannot write: {describe(exc)}", path=path) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -155,6 +181,15 @@ def write_text(path: Path, text: str) -> None:
     write_atomic(path, lambda fh: fh.write(text))
 
 
+def append_text(path: Path, text: str) -> None:
+    """Append to a text file (a CI step summary collects several steps'); a failure is one InputError line."""
+    try:
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise InputError(f"cannot write: {describe(exc)}", path=path) from None
+
+
 def read_json_document(path: Path, what: str, missing: str = "no such file") -> Any:
     """One JSON document (a calibration, a subset file); a missing or unreadable file is one InputError.
 
@@ -164,11 +199,15 @@ def read_json_document(path: Path, what: str, missing: str = "no such file") -> 
         missing: the message when it does not exist.
     """
     try:
-        return loads(path.read_bytes())
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise InputError(missing, path=path) from None
-    except (OSError, orjson.JSONDecodeError) as exc:
+    except OSError as exc:
         raise InputError(f"not {what}: {exc}", path=path) from None
+    try:
+        return loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"not {what}: {_json_error(raw, exc)}", path=path) from None
 
 
 def read_csv(path: Path) -> pd.DataFrame:

@@ -12,6 +12,25 @@ from alpaca_lc.records.table import require_str
 
 
 @dataclass(frozen=True)
+class Coverage:
+    """How many of the eval set's instructions a model's outputs cover, and what allowed a partial run (an option
+    the user gave: `--max-instances N`, `--subset NAME`, `--allow-partial`; "" when none was needed)."""
+
+    covered: int
+    total: int
+    allowed_by: str = ""
+
+    @property
+    def partial(self) -> bool:
+        return self.covered < self.total
+
+    def describe(self) -> str:
+        """E.g. "50 of 805 instructions of the eval set (--max-instances 50)"."""
+        why = f" ({self.allowed_by})" if self.allowed_by else ""
+        return f"{self.covered} of {self.total} instructions of the eval set{why}"
+
+
+@dataclass(frozen=True)
 class ModelOutput:
     """One line of `model_outputs.json`."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import TYPE_CHECKING
@@ -17,7 +18,8 @@ from alpaca_lc.errors import UsageError
 from alpaca_lc.records.calibration import calibration_notes, resolve_calibration
 from alpaca_lc.records.instrument import Instrument, check_one_instrument
 from alpaca_lc.records.subset import Subset, resolve_subset
-from alpaca_lc.release.releases import Release, finish_release, read_release
+from alpaca_lc.release.drift import DriftCheck, check_drift, estimate_check, rejudge_after_drift, stop_line
+from alpaca_lc.release.releases import Release, check_covers_previous, finish_release, read_release
 from alpaca_lc.scoring.subset import estimate_model
 from alpaca_lc.stats.lc import GamedRows, LCResult, length_controlled
 from alpaca_lc.stats.paired import PairedLC, paired_lc
@@ -55,6 +57,7 @@ class GateResult:
     confidence: float
     exit_code: int = 0
     notes: list[str] = field(default_factory=list)
+    drift: DriftCheck | None = None
 
 
 def estimate_gate(config: GateConfig) -> Tally:
@@ -65,8 +68,11 @@ def estimate_gate(config: GateConfig) -> Tally:
     """
     calibration = resolve_calibration(config.calibration, config.eval_set)
     subset = None if config.subset is None else resolve_subset(config.subset)
-    pending = [*read_release(config.candidate, config, calibration, subset),
-               *(read_release(config.previous, config, calibration, subset) if config.previous else [])]  # fmt: skip
+    candidate = read_release(config.candidate, config, calibration, subset)
+    previous = read_release(config.previous, config, calibration, subset, previous=True) if config.previous else []
+    if previous:
+        check_covers_previous(candidate, previous, config.candidate)
+    pending = [*candidate, *previous]
     total = Tally()
     for sample in pending:
         if sample.job is not None:
@@ -74,7 +80,8 @@ def estimate_gate(config: GateConfig) -> Tally:
             estimate = run_annotate(annotate, (sample.name, pairs)).estimate
             assert estimate is not None
             total = total + estimate
-    return total
+    check = estimate_check(previous, config, time.time()) if previous else None
+    return total if check is None else total + check
 
 
 def run_gate(config: GateConfig) -> GateResult:
@@ -83,13 +90,17 @@ def run_gate(config: GateConfig) -> GateResult:
     Args:
         config: the gate configuration.
     """
+    started = time.time()
     calibration = resolve_calibration(config.calibration, config.eval_set)
     gamed = calibration.gamed_rows()
     level = 2 * config.confidence - 1  # the two-sided interval whose ends are one-sided bounds at `confidence`
     # Every file is read and checked before any judgment is paid for.
     subset = None if config.subset is None else resolve_subset(config.subset)
     pending = read_release(config.candidate, config, calibration, subset)
-    pending_previous = read_release(config.previous, config, calibration, subset) if config.previous else None
+    pending_previous = (read_release(config.previous, config, calibration, subset, previous=True)
+                        if config.previous else None)  # fmt: skip
+    if pending_previous:
+        check_covers_previous(pending, pending_previous, config.candidate)
     files = [*zip(config.candidate, pending, strict=True), *zip(config.previous, pending_previous or [], strict=True)]
     notes = check_one_instrument([(str(f), p.instrument) for f, p in files], config.mix_judges, "compare releases")
     notes += calibration_notes(calibration, [p.instrument for _, p in files])
@@ -97,6 +108,16 @@ def run_gate(config: GateConfig) -> GateResult:
     bridge = _check_scale(pending[0].instrument, config) if config.min_lc is not None else None
     candidate = finish_release(pending, calibration)
     previous = finish_release(pending_previous, calibration) if pending_previous else None
+    drift = None
+    if previous is not None and pending_previous:
+        drift = check_drift(pending_previous, previous, config, started)
+        if drift is not None and drift.drifted:
+            if not config.rejudge_on_drift:
+                raise stop_line(drift)
+            again, superseded = rejudge_after_drift([*pending, *pending_previous], config, started)
+            candidate = finish_release(again[: len(pending)], calibration)
+            previous = finish_release(again[len(pending) :], calibration)
+            drift = dataclasses.replace(drift, superseded=superseded)
 
     if subset is not None:
         candidate, lc, previous, paired = _subset_comparison(candidate, previous, subset, gamed, config, level)
@@ -111,7 +132,7 @@ def run_gate(config: GateConfig) -> GateResult:
     checks = [_screening_check(candidate, config)]
     if config.min_lc is not None:
         if bridge is not None:
-            lc, scale_notes = _on_official_scale(lc, candidate, bridge, level)
+            lc, scale_notes = _on_official_scale(lc, candidate, bridge, level, config)
             notes += scale_notes
         bounds = (lc.lc_ci_low, lc.lc_ci_high)
         n, k = len(set(candidate.rows.key[~np.isnan(candidate.rows.preference)])), candidate.samples
@@ -128,7 +149,7 @@ def run_gate(config: GateConfig) -> GateResult:
         "inconclusive" if any(c.outcome == "inconclusive" for c in checks) else "pass")  # fmt: skip
     exit_code = {"pass": 0, "fail": 1}.get(outcome, 0 if config.on_inconclusive == "pass" else 1)
     return GateResult(outcome, checks, candidate, previous, lc.length_controlled_winrate, (lc.lc_ci_low, lc.lc_ci_high),
-                      paired, config.confidence, exit_code, notes)  # fmt: skip
+                      paired, config.confidence, exit_code, notes, drift)  # fmt: skip
 
 
 def _check_scale(instrument: Instrument, config: GateConfig) -> Bridge | None:
@@ -148,14 +169,15 @@ def _check_scale(instrument: Instrument, config: GateConfig) -> Bridge | None:
     return None
 
 
-def _on_official_scale(lc: LCResult, release: Release, bridge: Bridge, level: float) -> tuple[LCResult, list[str]]:
+def _on_official_scale(lc: LCResult, release: Release, bridge: Bridge, level: float, config: GateConfig
+                       ) -> tuple[LCResult, list[str]]:  # fmt: skip
     """The candidate's LC through its bridge, on AlpacaEval 2.0's official scale (which `--min-lc` is on)."""
     from alpaca_lc.scoring.bridge import bridged_row
 
     row = {"model": release.name, "length_controlled_winrate": lc.length_controlled_winrate,
            "lc_standard_error": lc.lc_standard_error, "win_rate": release.raw.win_rate,
            "standard_error": release.raw.standard_error, "avg_length": release.avg_length}  # fmt: skip
-    bridged = bridged_row(row, bridge, level)
+    bridged = bridged_row(row, bridge, level, extrapolate=config.extrapolate)
     on_scale = dataclasses.replace(lc, length_controlled_winrate=bridged["length_controlled_winrate"],
                                    lc_standard_error=bridged["lc_standard_error"], lc_ci_low=bridged["lc_ci_low"],
                                    lc_ci_high=bridged["lc_ci_high"])  # fmt: skip
@@ -205,6 +227,9 @@ def _threshold_check(
     `n` instructions with `k` samples each gave the bounds; they size what would settle an inconclusive check.
     """
     low, high = bounds
+    if math.isnan(estimate):  # a bridged LC outside the bridge's panel, not extrapolated
+        return Check(name, "inconclusive", f"no LC on the official scale to compare with {threshold:g}: the model lies "
+                     "outside the bridge's panel (--extrapolate gives one, with a wide interval)")  # fmt: skip
     what = "LC" if below_fails else "LC drop"
     limit = "minimum" if below_fails else "maximum"
     detail = f"{what} {estimate + 0.0:.2f} (bounds {low + 0.0:.2f}..{high + 0.0:.2f}) vs {limit} {threshold:g}"

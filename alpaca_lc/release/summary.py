@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import xml.etree.ElementTree as ET
 from statistics import NormalDist
@@ -36,8 +37,12 @@ def to_markdown(result: GateResult) -> str:
             f" average length change: {change:+d} characters. At this precision a true LC drop of"
             f" {detectable_drop(result):.1f} points beyond `--max-drop` would be caught 80% of the time.",
         ]
+    coverage = result.candidate.coverage
+    if coverage is not None and coverage.partial:
+        lines += ["", f"**Partial**: judged on {coverage.describe()}; a smoke test, not a decision on the eval set."]
     flags = result.candidate.flags
     lines += ["", "Screening: " + ("no flags." if not flags else "; ".join(f"**{f.name}**: {f.reason}" for f in flags))]
+    lines += ["", result.drift.line()] if result.drift is not None else []
     lines += ["", *(f"Note: {note}." for note in result.notes)] if result.notes else []
     return "\n".join(lines) + "\n"
 
@@ -75,7 +80,9 @@ def _release(r: Release, lc: float, interval: tuple[float, float]) -> dict[str, 
         "samples": r.samples,
         "avg_length": r.avg_length,
         "flags": [{"name": f.name, "reason": f.reason} for f in r.flags],
-    }
+        "coverage": None if r.coverage is None else {"instructions": r.coverage.covered, "eval_set": r.coverage.total,
+                                                     "partial_by": r.coverage.allowed_by or None},
+    }  # fmt: skip
 
 
 def to_json(result: GateResult) -> str:
@@ -89,7 +96,11 @@ def to_json(result: GateResult) -> str:
         "candidate": _release(result.candidate, result.lc_candidate, result.lc_candidate_interval),
         "previous": None,
         "paired": None,
-    }
+        "drift": None if result.drift is None else {
+            "reason": result.drift.reason, "note": result.drift.note, "superseded": result.drift.superseded,
+            "test": None if result.drift.test is None else dataclasses.asdict(result.drift.test),
+        },
+    }  # fmt: skip
     p = result.paired
     if result.previous is not None and p is not None:
         out["previous"] = _release(result.previous, p.lc_previous, p.previous_interval)

@@ -23,8 +23,11 @@ from alpaca_lc.errors import UsageError
 from alpaca_lc.records.bridge import Bridge, PanelModel, check_successor, reference_instrument
 from alpaca_lc.records.instrument import Instrument
 from alpaca_lc.stats.bridge import (
+    MAPS,
     Panel,
+    Prediction,
     choose_map,
+    fit_map,
     logit_percent,
     logit_variance,
     outliers,
@@ -78,14 +81,20 @@ def number(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
-def bridged_row(row: Mapping[str, Any], bridge: Bridge, level: float = 0.95) -> dict[str, Any]:
+def bridged_row(row: Mapping[str, Any], bridge: Bridge, level: float = 0.95, extrapolate: bool = False
+                ) -> dict[str, Any]:  # fmt: skip
     """A leaderboard row of the successor's, on the official scale: raw and LC win rates with standard errors and
     the LC interval at `level`, labelled with the bridge, and flagged when the model lies outside the panel.
+
+    Outside the panel's range (its successor LC or length) the panel cannot say how the judges compare there: the
+    row has no number, unless `extrapolate`, and then its interval spans the intervals of every candidate map
+    fitted on the panel (how far they disagree there), not only the chosen one's.
 
     Args:
         row: a leaderboard row (`ModelScore.row()`), judged by the bridge's successor.
         bridge: the bridge.
         level: the LC interval's coverage.
+        extrapolate: give numbers outside the panel's range too.
     """
     out = dict(row)
     out["judge"], out["judge_protocol"] = bridge.label(), bridge.reference.protocol
@@ -93,28 +102,57 @@ def bridged_row(row: Mapping[str, Any], bridge: Bridge, level: float = 0.95) -> 
         return out  # the baseline against itself: 50 on any judge's scale
     lc, wr = float(row["length_controlled_winrate"]), float(row["win_rate"])
     flags = [f for f in str(row.get("flags") or "").split("; ") if f]
-    out["flags"] = "; ".join(flags + outside_panel(bridge, lc, wr, float(row["avg_length"])))
+    found = outside_panel(bridge, lc, wr, float(row["avg_length"]))
+    outside = any(f.startswith("outside_bridge_panel") for f in found)
+    if outside:
+        found.append("extrapolated: the LC interval spans every candidate map's" if extrapolate else
+                     "no number on the official scale: the panel does not reach this far (--extrapolate gives one, "
+                     "with an interval as wide as the candidate maps' disagreement there)")  # fmt: skip
+    out["flags"] = "; ".join(flags + found)
+    if outside and not extrapolate:
+        for column in ("length_controlled_winrate", "lc_standard_error", "lc_ci_low", "lc_ci_high", "win_rate",
+                       "standard_error"):  # fmt: skip
+            out[column] = math.nan
+        return out
     lc_se, wr_se = number(row.get("lc_standard_error")), number(row.get("standard_error"))
     x_lc, x_wr = float(logit_percent(lc)), float(logit_percent(wr))
     var_lc = math.nan if lc_se is None else float(logit_variance(lc, lc_se))
     var_wr = math.nan if wr_se is None else float(logit_variance(wr, wr_se))
     on_lc = bridge.lc_map.predict(x_lc, x_wr, var_lc, level)
     on_wr = bridge.raw_map.predict(x_wr, x_lc, var_wr, level)
+    low, high = on_lc.low, on_lc.high
+    if outside:
+        spread = candidate_predictions(bridge, x_lc, x_wr, var_lc, level)
+        low, high = min([low, *(p.low for p in spread)]), max([high, *(p.high for p in spread)])
     out["length_controlled_winrate"] = float(percent_of(on_lc.estimate))
     out["lc_standard_error"] = _points(on_lc.estimate, on_lc.se)
-    out["lc_ci_low"], out["lc_ci_high"] = float(percent_of(on_lc.low)), float(percent_of(on_lc.high))
+    out["lc_ci_low"], out["lc_ci_high"] = float(percent_of(low)), float(percent_of(high))
     out["win_rate"] = float(percent_of(on_wr.estimate))
     out["standard_error"] = _points(on_wr.estimate, on_wr.se)
     return out
 
 
-def bridge_table(rows: Sequence[Mapping[str, Any]], bridge: Bridge) -> tuple[list[dict[str, Any]], list[str]]:
+def candidate_predictions(bridge: Bridge, own: float, other: float, own_var: float, level: float) -> list[Prediction]:
+    """What every candidate LC map, fitted on the bridge's panel, predicts for a model (logits): where they part,
+    the panel cannot tell which is right."""
+    panel = panel_arrays([p for p in bridge.panel if p.used], "lc")
+    predictions = []
+    for kind in MAPS:
+        try:
+            predictions.append(fit_map(kind, panel).predict(own, other, own_var, level))
+        except ValueError:  # too few panel models for this map's coefficients
+            continue
+    return predictions
+
+
+def bridge_table(rows: Sequence[Mapping[str, Any]], bridge: Bridge, extrapolate: bool = False
+                 ) -> tuple[list[dict[str, Any]], list[str]]:  # fmt: skip
     """Leaderboard rows of the bridge's successor on the official scale, and notes saying so (a row of another
-    judge is refused with one line)."""
+    judge is refused with one line); outside the panel's range only with `extrapolate` (`bridged_row`)."""
     check_successor([(str(r["model"]), Instrument(r.get("judge"), r.get("judge_protocol"))) for r in rows], bridge)
     notes = [f"BRIDGED to the official scale of {bridge.reference.judge}: {bridge.label()}; intervals include the "
              f"model's sampling error, the fit's uncertainty and the judges' disagreement on the panel"]  # fmt: skip
-    return [bridged_row(r, bridge) for r in rows], notes
+    return [bridged_row(r, bridge, extrapolate=extrapolate) for r in rows], notes
 
 
 def _points(logit: float, se: float) -> float:

@@ -7,8 +7,9 @@ import logging
 from typing import TYPE_CHECKING
 
 from alpaca_lc.errors import InputError
-from alpaca_lc.records.annotations import Annotations, read_annotations
+from alpaca_lc.records.annotations import Annotations, expand_annotation_paths, read_annotations
 from alpaca_lc.records.calibration import Calibration, write_calibration
+from alpaca_lc.records.destinations import check_destinations
 from alpaca_lc.records.table import instruction_keys
 
 if TYPE_CHECKING:
@@ -80,6 +81,7 @@ def run_calibrate(config: CalibrateConfig) -> str:
     Args:
         config: the annotation files, the gamed-baseline files, the prior and the output path.
     """
+    check_destinations([config.output], expand_annotation_paths([*config.annotations, *config.gamed]))
     annotations = read_annotations(list(config.annotations))
     gamed = read_annotations(list(config.gamed)) if config.gamed else None
     sources = ", ".join(p.name for p in (*config.annotations, *config.gamed))

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from alpaca_lc import __version__
+from alpaca_lc.errors import InputError, UsageError
 from alpaca_lc.records.annotations import (
     Annotations,
     ParquetTexts,
@@ -99,6 +100,18 @@ class JudgedRows(RowTable):
     def screen(self, idx: npt.NDArray[np.int64]) -> list[Flag]:
         """Screening flags of these rows (one model's)."""
         return screen_rows(self.text_hash[idx], self.imitates[idx], self.len_2[idx], self.len_1[idx], self.quoted)
+
+
+def only_judge(rows: JudgedRows, judge: str | None) -> JudgedRows:
+    """The rows of one judge (by its name, as the annotations' `annotator` says; None keeps every row); a judge
+    with no row is one line naming the judges there are."""
+    if judge is None:
+        return rows
+    mask = rows.annotator == judge
+    if not mask.any():
+        present = sorted({str(j) for j in rows.annotator.tolist()})
+        raise UsageError(f"no annotations of judge {judge!r} here (judges found: {', '.join(present)})")
+    return rows.take(mask)
 
 
 def load_judged(paths: Sequence[Path]) -> JudgedRows:
@@ -239,7 +252,7 @@ def _write_entry(entry: Path, rows: JudgedRows) -> None:
     arrays["meta"] = np.array(json.dumps({"names": names, "quoted": {str(k): v for k, v in rows.quoted.items()}}))
     try:
         write_atomic(entry, lambda fh: np.savez(fh, **arrays), mode="wb", durable=False)
-    except OSError as exc:  # a read-only cache folder only costs speed
+    except InputError as exc:  # a read-only cache folder only costs speed
         logger.debug("parse cache not written (%s)", exc)
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from alpaca_lc.records import arrowtext
+from alpaca_lc.records.outputs import Coverage
 
 _WHITESPACE = b" \t\n\r\x0b\x0c"
 _ASCII_LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
@@ -28,6 +29,8 @@ REPEAT_SHARE = 0.10
 IMITATION_SHARE = 0.10
 LONGER_RATIO = 3.0
 SHORTER_RATIO = 0.05
+OUTLIER_RATIO = 20.0  # an output this many times the model's median length is an outlier...
+OUTLIER_SHARE = 2 / 3  # ...and outliers that hold this share of the length differences' variance dominate LC
 
 # Structure of pairwise-judge prompts (AlpacaEval's and ours): identifier labels, section headers, chat-
 # markup delimiters, triple-quoted output fields, and instructions aimed at the judge.
@@ -167,6 +170,11 @@ def _preview(text: str, width: int = 40) -> str:
     return " ".join(text.lower().split())[:width]
 
 
+def partial_flag(coverage: Coverage) -> Flag:
+    """The flag of a row judged on part of the eval set: not comparable with rows of the whole set."""
+    return Flag("partial", f"judged on {coverage.describe()}, not comparable with full-set rows")
+
+
 def screen(outputs: list[str], reference: list[str], imitating: npt.NDArray[np.bool_] | None = None) -> list[Flag]:
     """Flags for a submission's outputs, judged against the reference (baseline) outputs of the eval set.
 
@@ -219,4 +227,33 @@ def screen_rows(
         flags.append(Flag("far_longer", described))
     if ratio < SHORTER_RATIO:
         flags.append(Flag("far_shorter", described))
+    outliers = length_outliers(lengths, reference_lengths)
+    if outliers is not None:
+        flags.append(outliers)
     return flags
+
+
+def length_outliers(lengths: npt.NDArray[np.int64], reference_lengths: npt.NDArray[np.int64]) -> Flag | None:
+    """A few outputs far longer than the rest that dominate the length term. LC's length feature is
+    tanh(delta / sd(delta)) (AlpacaEval's, kept so numbers stay on its scale): outputs over `OUTLIER_RATIO` times
+    the model's median length whose length differences hold more than `OUTLIER_SHARE` of the variance set sd by
+    themselves, and every other output's feature shrinks toward 0, which switches length control off (one 5 MB
+    output took claude-2's LC from 31.6 to 17.3). On the 43 real models the largest such share is 0.50 (phi-2's 17
+    degenerate outputs), the next 0.43 (one of chatglm2-6b's)."""
+    if len(lengths) != len(reference_lengths) or len(lengths) < 2:
+        return None
+    median = float(np.median(lengths))
+    far = lengths > OUTLIER_RATIO * max(median, 1.0)
+    if not far.any():
+        return None
+    delta = (reference_lengths - lengths).astype(float)
+    squares = (delta - delta.mean()) ** 2
+    share = float(squares[far].sum() / squares.sum()) if squares.sum() else 0.0
+    if share <= OUTLIER_SHARE:
+        return None
+    return Flag(
+        "length_outlier",
+        f"{int(far.sum())} output(s) over {OUTLIER_RATIO:g}x the median length ({median:.0f} "
+        f"characters, the longest {int(lengths.max()):,}) hold {share:.0%} of the variance of the length "
+        "differences: they set the length term's scale and switch length control off for the rest",
+    )

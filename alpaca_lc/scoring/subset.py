@@ -21,6 +21,8 @@ import numpy as np
 import numpy.typing as npt
 
 from alpaca_lc.errors import InputError
+from alpaca_lc.records.annotations import expand_annotation_paths
+from alpaca_lc.records.destinations import check_destinations
 from alpaca_lc.records.subset import Subset, write_subset
 from alpaca_lc.scoring.judged import JudgedRows, load_judged
 from alpaca_lc.stats import irt
@@ -182,6 +184,7 @@ def run_subset_fit(config: SubsetFitConfig) -> str:
     Args:
         config: the annotation files, the size, the seed, the name and the output path.
     """
+    check_destinations([config.output], expand_annotation_paths(config.annotations))
     rows = load_judged(list(config.annotations))
     matrix = judgment_matrix(rows)
     judges = {str(j) for j in rows.annotator.tolist() if j}

@@ -71,6 +71,9 @@ class Settings:
     quota_exhausted: bool = False
     api_key: str = ""  # when set, requests must carry it (401 otherwise); unset: keyless, like a local vLLM
     missing_models: str = ""  # comma-separated models answered 404 model_not_found (retired ones, say)
+    html_answers: bool = False  # every chat request answered 200 with an HTML page (a web server, not an API)
+    drift: float = 0.0  # a share of requests (by their content: the same ones every time) whose verdict is flipped
+    jitter: float = 0.0  # a share of calls whose verdict is flipped at random: a judge's own run-to-run noise
     verdict: str = "hash"  # "hash": a verdict unrelated to the outputs; "relevance": the output that covers more of
     # the instruction's words tends to win (AlpacaEval's prompt only), so a release that answers nothing loses
     batch_delay_s: float = 1.0  # the Batch API (`batch_api`): how long a batch takes to complete
@@ -79,6 +82,38 @@ class Settings:
     batch_expire_after: int = 0  # a batch of more lines answers this many and expires (0: never)
     batch_invalid: str = ""  # when set, every batch fails validation with this message
     batch_enqueued_tokens: int = 0  # the enqueued-token limit on running batches (0: none)
+
+
+SETTING_HELP = {
+    "latency_ms": "milliseconds before each answer",
+    "rate_429": "share of requests answered 429 with Retry-After, whatever the load",
+    "retry_after_s": "the Retry-After of those 429s, seconds",
+    "rate_500": "share of requests answered 500",
+    "rate_hang": "share of requests that hang, then close the connection unanswered",
+    "hang_s": "how long a hang lasts, seconds",
+    "rate_malformed": "share of answers that are broken JSON or lack logprobs",
+    "max_in_flight": "refuse (429, no headers) a request beyond this many in progress (0: no limit)",
+    "seed": "seed of the fault draws",
+    "generation_words": "words in a generator's answer",
+    "record": "a file each chat-completions request body is appended to (one JSON line each)",
+    "budget_tokens": "tokens per window, as a provider's TPM limit (0: none)",
+    "budget_requests": "requests per window, as a provider's RPM limit (0: none)",
+    "budget_window_s": "the budget's window, seconds (60: per minute)",
+    "budget_retry_after": "budget 429s carry Retry-After",
+    "quota_exhausted": "answer 429 insufficient_quota to everything",
+    "api_key": "the key requests must carry (unset: keyless)",
+    "missing_models": "comma-separated models answered 404 model_not_found",
+    "html_answers": "answer every chat request 200 with an HTML page (a web server at the URL, not an API)",
+    "drift": "share of requests (the same ones every time) whose verdict is flipped: a judge that changed",
+    "jitter": "share of calls whose verdict is flipped at random: a judge's own run-to-run noise",
+    "verdict": "the judge's verdict: hash (unrelated to the outputs) or relevance (covering the instruction wins)",
+    "batch_delay_s": "how long a batch takes to complete, seconds",
+    "batch_error_rate": "share of a batch's lines answered in its error file (each line once at most)",
+    "batch_missing_rate": "share of a batch's lines missing from both files (each line once at most)",
+    "batch_expire_after": "a batch of more lines answers this many and expires (0: never)",
+    "batch_invalid": "every batch fails validation with this message",
+    "batch_enqueued_tokens": "the enqueued-token limit on running batches (0: none)",
+}
 
 
 @dataclass
@@ -134,6 +169,15 @@ def judge_p_first(messages: list[dict[str, Any]], verdict: str = "hash") -> floa
     return 1 / (1 + math.exp(-(0.5 * math.log(p / (1 - p)) + 6 * (cover[0] - cover[1]))))
 
 
+def drifted(p_first: float, messages: list[dict[str, Any]], settings: Settings) -> float:
+    """The verdict after the judge's drift (the same requests flipped every time) and jitter (flipped at random)."""
+    digest = hashlib.sha256(("drift" + json.dumps(messages, sort_keys=True)).encode()).digest()
+    flip = int.from_bytes(digest[:4], "big") / 2**32 < settings.drift
+    if settings.jitter and random.random() < settings.jitter:
+        flip = not flip
+    return 1 - p_first if flip else p_first
+
+
 _OFFICIAL_PROMPT = re.compile(r'"instruction": """(.*?)""".*?"output": """(.*?)""".*?"output": """(.*?)"""', re.S)
 
 
@@ -145,7 +189,7 @@ def prompt_tokens(body: dict[str, Any]) -> int:
 def _completion(body: dict[str, Any], settings: Settings) -> dict[str, Any]:
     messages = body.get("messages", [])
     if body.get("logprobs"):
-        p = judge_p_first(messages, settings.verdict)
+        p = drifted(judge_p_first(messages, settings.verdict), messages, settings)
         top: list[dict[str, Any]] = [
             {"token": "m", "logprob": math.log(p)},
             {"token": "M", "logprob": math.log(1 - p)},
@@ -256,6 +300,10 @@ async def _completions(request: web.Request) -> web.StreamResponse:
         state.counts["404"] += 1
         return _error(404, f"The model `{body.get('model')}` does not exist or you do not have access to it.",
                       "invalid_request_error", "model_not_found")  # fmt: skip
+    if s.html_answers:
+        state.counts["html"] += 1
+        return web.Response(text="<!DOCTYPE html>\n<html><head><title>Welcome to nginx!</title></head><body>"
+                            "<h1>Welcome to nginx!</h1></body></html>\n", content_type="text/html")  # fmt: skip
     if s.record:
         with open(s.record, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(body, ensure_ascii=False) + "\n")
@@ -370,16 +418,18 @@ async def _main(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--port", type=int, default=0, help="the port to listen on (0: a free one, printed)")
     parser.add_argument("--max-seconds", type=float, default=900.0, help="stop by itself after this long")
     parser.add_argument("--stop-on-stdin-eof", action="store_true", help="stop when the parent closes stdin")
     for f in fields(Settings):
         kind = type(f.default)
         option = f"--{f.name.replace('_', '-')}"
+        meaning = f"{SETTING_HELP[f.name]} (default {f.default!r})"
         if kind is bool:
-            parser.add_argument(option, type=lambda v: v.lower() in ("1", "true", "yes"), default=f.default)
+            parser.add_argument(option, type=lambda v: v.lower() in ("1", "true", "yes"), default=f.default,
+                                help=meaning)  # fmt: skip
         else:
-            parser.add_argument(option, type=kind, default=f.default)
+            parser.add_argument(option, type=kind, default=f.default, help=meaning)
     asyncio.run(_main(parser.parse_args(argv)))
 
 

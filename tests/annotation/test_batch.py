@@ -4,12 +4,15 @@ killed or run at the same time."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -58,7 +61,9 @@ def test_a_batch_run_is_the_live_run_at_half_the_price(cli: Cli, workspace: Work
     assert _bodies(tmp_path / "batch.jsonl") == _bodies(tmp_path / "live.jsonl")
     assert _spent(batch.stderr) == pytest.approx(_spent(live.stderr) / 2, abs=2e-4)
     stats_out = cli("cache", "stats", env=workspace.env(None, ALPACA_LC_CACHE=str(tmp_path / "b.sqlite")))
-    row = stats_out.stdout.strip().splitlines()[-1].split()
+    lines = stats_out.stdout.strip().splitlines()
+    row = lines[2].split()  # the judge's row; then a table of the endpoints its judgments came from
+    assert lines[-1].split()[1:] == ["805", "http://127.0.0.1/v1"]
     assert row[1:4] == ["805", "0", "805"] and float(row[-2]) == 0 and float(row[-1]) == pytest.approx(
         _spent(batch.stderr), abs=0.01)  # fmt: skip
 
@@ -76,6 +81,32 @@ def _annotate(workspace: Workspace, server: LocalServer, out: Path, *extra: str)
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def _recorded_batches(cache: Path) -> int:
+    with contextlib.closing(sqlite3.connect(cache)) as db:
+        try:
+            return int(db.execute("SELECT COUNT(*) FROM batches WHERE id IS NOT NULL").fetchone()[0])
+        except sqlite3.OperationalError:  # the cache is not made yet
+            return 0
+
+
+class _StderrLines:
+    """A process's stderr read on a thread as it comes, so a test can wait for a line without blocking on it."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self._lines: list[str] = []
+        assert proc.stderr is not None
+        stream = proc.stderr
+        self._thread = threading.Thread(target=lambda: self._lines.extend(stream), daemon=True)
+        self._thread.start()
+
+    def has(self, text: str) -> bool:
+        return any(text in line for line in list(self._lines))
+
+    def text(self) -> str:
+        self._thread.join(timeout=30)
+        return "".join(self._lines)
+
+
 def _until(check: Callable[[], bool], seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while not check():
@@ -88,7 +119,7 @@ def test_kill_9_while_a_batch_runs_then_rerun_collects_it(cli: Cli, workspace: W
     with LocalServer(batch_delay_s=4) as server:
         proc = _annotate(workspace, server, out, "--batch")
         _until(lambda: server.stats().get("batches", 0) == 1)
-        time.sleep(0.5)  # the batch is recorded the moment it is created; the process now waits on it
+        _until(lambda: _recorded_batches(workspace.cache) == 1)  # recorded with its id; the process now waits on it
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         rerun = cli("annotate", workspace.outputs, "-o", out, "--no-progress", "--batch", env=workspace.env(server))
@@ -100,13 +131,13 @@ def test_kill_9_while_a_batch_runs_then_rerun_collects_it(cli: Cli, workspace: W
 
 def test_no_wait_exits_4_and_the_same_command_collects(cli: Cli, workspace: Workspace) -> None:
     out = workspace.root / "annotations.json"
-    with LocalServer(batch_delay_s=1.5) as server:
+    with LocalServer(batch_delay_s=3600) as server:  # running until the test says otherwise, however busy the machine
         first = cli("annotate", workspace.outputs, "-o", out, "--batch", "--no-wait", env=workspace.env(server))
         assert first.exit_code == 4 and first.stdout.strip().startswith("batch_"), first.output
         assert "submitted, not finished" in first.stderr and not out.exists()
         early = cli("annotate", workspace.outputs, "-o", out, "--batch", "--no-wait", env=workspace.env(server))
         assert early.exit_code == 4 and early.stdout == first.stdout  # still running: reported, not resubmitted
-        time.sleep(1.6)
+        server.configure(batch_delay_s=0.1)  # and now it completes
         done = cli("annotate", workspace.outputs, "-o", out, "--batch", "--no-progress", env=workspace.env(server))
         stats = server.stats()
     assert done.exit_code == 0, done.output
@@ -186,11 +217,13 @@ def test_a_lease_holder_killed_9_is_taken_over(workspace: Workspace, tmp_path: P
         holder = _annotate(workspace, server, tmp_path / "a.json", "--concurrency", str(concurrency))
         _until(lambda: server.stats().get("successes", 0) >= 100)
         waiter = _annotate(workspace, server, tmp_path / "b.json", "--concurrency", "32")
-        time.sleep(1.0)  # the waiter finds every missing key leased and waits
+        said = _StderrLines(waiter)
+        _until(lambda: said.has("waiting for"))  # the waiter found every missing key leased, and waits
         assert waiter.poll() is None
         holder.send_signal(signal.SIGKILL)
         holder.wait()
-        _, stderr = waiter.communicate(timeout=120)
+        waiter.wait(timeout=120)
+        stderr = said.text()
         stats = server.stats()
     assert waiter.returncode == 0, stderr
     assert "waiting for" in stderr and len(json.loads((tmp_path / "b.json").read_text())) == 805
@@ -233,13 +266,14 @@ def test_a_cancelled_batch_keeps_its_answers_and_the_rest_is_resubmitted(cli: Cl
     from alpaca_lc.endpoint.batches import BatchClient
 
     out = workspace.root / "annotations.json"
-    with LocalServer(batch_delay_s=2.0) as server:
+    with LocalServer(batch_delay_s=20.0) as server:
         first = cli("annotate", workspace.outputs, "-o", out, "--batch", "--no-wait", env=workspace.env(server))
         assert first.exit_code == 4, first.output
-        time.sleep(1.0)  # about half answered
         client = BatchClient(Endpoint(base_url=server.base_url))
+        _until(lambda: client.state(first.stdout.strip()).completed > 0)  # some answered, most not
         cancelled = client.cancel(first.stdout.strip())
         client.close()
+        server.configure(batch_delay_s=0.1)  # the resubmitted rest completes at once
         rerun = cli("annotate", workspace.outputs, "-o", out, "--batch", "--no-progress", env=workspace.env(server))
         stats = server.stats()
     assert cancelled.status == "cancelled" and 0 < cancelled.completed < 805

@@ -72,7 +72,9 @@ def test_kill_during_generation_then_only_missing_are_generated(tmp_path: Path) 
             time.sleep(0.05)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        time.sleep(0.5)  # answers in flight at the kill reach the server's count, but no client
+        deadline = time.monotonic() + 60
+        while server.stats()["in_flight"] > 1 and time.monotonic() < deadline:  # 1: the stats request itself
+            time.sleep(0.05)  # answers in flight at the kill reach the server's count, but no client
         at_kill = server.stats()["successes"]
         assert not (tmp_path / "outputs.json").exists()
         kept = len((tmp_path / "outputs.json.partial.jsonl").read_text().splitlines()) - 1
@@ -125,7 +127,8 @@ def test_bad_input_is_one_line(cli: Cli, tmp_path: Path) -> None:
     unreachable = cli("generate", "--model", "m", "--backend", "openai", "--base-url", "http://127.0.0.1:9/v1",
                       "--eval-set", tmp_path / "eval_set.json", "-o", out, "--max-attempts", "2",
                       env={"OPENAI_API_KEY": "sk-local"})  # fmt: skip
-    assert unreachable.exit_code == 3 and "3 of 3 generations failed (connection 3)" in unreachable.stderr
+    assert unreachable.exit_code == 3 and "cannot connect to http://127.0.0.1:9/v1 (Connection refused)" in (
+        unreachable.stderr)  # fmt: skip
     assert not out.exists()
 
 
@@ -164,8 +167,7 @@ def test_a_sweep_with_batch_no_wait_submits_every_model_then_collects(cli: Cli, 
                 "--bootstrap", "0", "--no-progress", "--batch")  # fmt: skip
         submitted = cli(*args, "--no-wait", env=env)
         assert submitted.exit_code == 4 and len(submitted.stdout.split()) == 2, submitted.output  # both models' ids
-        time.sleep(0.6)
-        collected = cli(*args, env=env)
+        collected = cli(*args, env=env)  # waits for both batches
         stats = judge.stats()
     assert collected.exit_code == 0, collected.output
     assert "| sft-a |" in collected.stdout and "| sft-b |" in collected.stdout
