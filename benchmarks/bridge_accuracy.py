@@ -53,10 +53,11 @@ def leave_one_out(panel: list[PanelModel], successor: Instrument, level: float) 
         row = {"model": left.model, "length_controlled_winrate": left.lc, "lc_standard_error": left.lc_se,
                "win_rate": left.win_rate, "standard_error": left.win_rate_se, "avg_length": left.avg_length,
                "flags": ""}  # fmt: skip
-        bridged = bridged_row(row, bridge, level)
+        bridged = bridged_row(row, bridge, level, extrapolate=True)  # outside the panel: marked, counted apart
         rows.append({"model": left.model, "bridged": bridged["length_controlled_winrate"],
                      "low": bridged["lc_ci_low"], "high": bridged["lc_ci_high"], "truth": left.official_lc,
                      "unbridged": left.lc, "flags": bridged["flags"],
+                     "outside": "outside_bridge_panel" in bridged["flags"],
                      "flagged_in_fit": ", ".join(bridge.flagged)})  # fmt: skip
     table = pd.DataFrame(rows)
     table["error"] = table.bridged - table.truth
@@ -66,10 +67,15 @@ def leave_one_out(panel: list[PanelModel], successor: Instrument, level: float) 
 
 def summary(table: pd.DataFrame, level: float) -> str:
     unbridged = (table.unbridged - table.truth).abs().mean()
-    return (
+    line = (
         f"mean |error| {table.error.abs().mean():.2f} (unbridged {unbridged:.2f}), max "
         f"{table.error.abs().max():.2f}; {int(table.covered.sum())} of {len(table)} {level:.0%} intervals cover"
     )
+    outside = table[table.outside]
+    if len(outside):  # rows without a number unless --extrapolate: their interval spans every candidate map's
+        line += (f"; {len(outside)} outside the panel's range (no number without --extrapolate; extrapolated, "
+                 f"{int(outside.covered.sum())} of {len(outside)} intervals cover)")  # fmt: skip
+    return line
 
 
 def real_judges(level: float, calibration_choice: str = "bundled") -> None:

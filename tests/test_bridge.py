@@ -17,7 +17,7 @@ import pytest
 from alpaca_lc.errors import InputError
 from alpaca_lc.records.bridge import PanelModel, read_bridge, write_bridge
 from alpaca_lc.records.instrument import Instrument
-from alpaca_lc.scoring.bridge import fit_bridge
+from alpaca_lc.scoring.bridge import bridged_row, fit_bridge
 from alpaca_lc.stats.bridge import Panel, choose_map, fit_map, logit_percent, outliers, percent_of
 from alpaca_lc.testing.openai_server import LocalServer
 
@@ -71,6 +71,35 @@ def test_logits_round_trip() -> None:
 def _panel_models(n: int = 6) -> list[PanelModel]:
     return [PanelModel(f"m{i}", 10.0 + 5 * i, 1.0, 8.0 + 4 * i, 1.0, 1000.0 + 100 * i, 8.0 + 5 * i + (-1) ** i,
                        7.0 + 4 * i) for i in range(n)]  # fmt: skip
+
+
+def test_outside_the_panel_a_bridged_row_has_no_number_unless_asked() -> None:
+    """A weak successor that scores every panel model 80-88 says nothing of a model it scores 45."""
+    panel = [PanelModel(f"m{i}", 80.0 + i, 1.5, 78.0 + i, 1.5, 1500.0 + 50 * i, 20.0 + 6 * i + (-1) ** i, 18.0 + 6 * i)
+             for i in range(9)]  # fmt: skip
+    bridge = fit_bridge(panel, Instrument("weak", "abc"), "length_controlled_v1", "bundled")
+    row = {
+        "model": "new",
+        "length_controlled_winrate": 45.0,
+        "lc_standard_error": 2.0,
+        "win_rate": 44.0,
+        "standard_error": 2.0,
+        "avg_length": 1600.0,
+        "flags": "",
+        "judge": "weak",
+        "judge_protocol": "abc",
+    }
+    plain = bridged_row(row, bridge)
+    assert math.isnan(plain["length_controlled_winrate"]) and math.isnan(plain["lc_ci_low"])
+    assert "outside_bridge_panel: successor LC 45.0 beyond the panel's 80.0-88.0" in plain["flags"]
+    assert "no number on the official scale" in plain["flags"] and "--extrapolate" in plain["flags"]
+    chosen = bridge.lc_map.predict(float(logit_percent(45.0)), float(logit_percent(44.0)), level=0.95)
+    wide = bridged_row(row, bridge, extrapolate=True)
+    assert wide["length_controlled_winrate"] == pytest.approx(float(percent_of(chosen.estimate)))
+    assert wide["lc_ci_low"] <= float(percent_of(chosen.low)) and wide["lc_ci_high"] >= float(percent_of(chosen.high))
+    assert "extrapolated: the LC interval spans every candidate map's" in wide["flags"]
+    inside = bridged_row({**row, "length_controlled_winrate": 84.0, "win_rate": 82.0}, bridge, extrapolate=True)
+    assert bridged_row({**row, "length_controlled_winrate": 84.0, "win_rate": 82.0}, bridge) == inside  # unchanged
 
 
 def test_a_bridge_file_round_trips_and_a_changed_one_is_refused(tmp_path: Path) -> None:
