@@ -7,9 +7,10 @@ import logging
 import time
 from dataclasses import dataclass
 
-from alpaca_lc.annotation.cache import Judgment, JudgmentCache, unrecorded_endpoint
+from alpaca_lc.annotation.cache import Judgment, JudgmentCache
 from alpaca_lc.annotation.claims import collect_older_batches, judge_missing
 from alpaca_lc.annotation.judge import Judge
+from alpaca_lc.annotation.keys import unrecorded_endpoint
 from alpaca_lc.annotation.plan import AnnotateOptions, Pair, Planned, Tally, plan
 from alpaca_lc.endpoint.models import model_facts
 from alpaca_lc.endpoint.pacing import TokenEstimator

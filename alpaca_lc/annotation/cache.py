@@ -1,21 +1,14 @@
 """A persistent SQLite cache of judgments, shared safely by several processes.
 
-Every judgment is committed the moment it arrives (WAL journal), so a crash loses nothing and a re-run
-asks only for what is missing. Keys are versioned hashes of the canonical JSON of everything that
-determines the answer: the endpoint (`calls.endpoint_identity`: one service's judgments are never served as
-another's), judge model, rendered messages, decoding parameters. AlpacaEval's evaluators are keyed as AlpacaEval
-keys them: judge name, instruction and the two outputs (the name fixes the protocol; see `judge.py`), with the
-endpoint; judgments imported from AlpacaEval annotations have no endpoint (AlpacaEval published them) and are
-served for the judge they were imported under. Judgments made before endpoints were recorded (keys `v1:`, and
-`import-v1:` ones made by a call) stay where they are and are still served, said once per run
-(`--strict-endpoint` refuses them). Failures are logged with their cause and never returned as results.
+Every judgment is committed the moment it arrives (WAL journal), so a crash loses nothing and a re-run asks only
+for what is missing. Judgments are stored under their keys (`keys`: the endpoint, the judge and the request);
+judgments made before endpoints were recorded stay where they are and are still served, said once per run
+(`--strict-endpoint` refuses them). The schema is `schema`'s migrations. Failures are logged with their cause
+and never returned as results.
 """
-
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import random
 import socket
@@ -24,160 +17,20 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from platformdirs import user_cache_dir
 
+from alpaca_lc.annotation.schema import MIGRATIONS
 from alpaca_lc.errors import InputError
 
 ENV_CACHE = "ALPACA_LC_CACHE"
 _OPEN_TIMEOUT = 60.0
-KEY_VERSION = "v2"  # with the endpoint
-PAIR_KEY_VERSION = "pair-v2"  # a pair-keyed judge's, with the endpoint
-LEGACY_KEY_VERSION = "v1"  # before endpoints were recorded
-IMPORT_KEY_VERSION = "import-v1"  # imported judgments, and pair-keyed ones made before endpoints were recorded
-
-_MIGRATIONS = [
-    """
-    CREATE TABLE judgments (
-        key TEXT PRIMARY KEY,
-        judge TEXT NOT NULL,
-        source TEXT NOT NULL,            -- 'api' or 'import'
-        p_first REAL,                    -- P(first shown is better), NULL for imports
-        preference REAL NOT NULL,        -- AlpacaEval encoding, 2 = model (output_2) better
-        model_first INTEGER,
-        raw_completion TEXT,
-        prompt_tokens INTEGER,
-        completion_tokens INTEGER,
-        cost REAL NOT NULL DEFAULT 0,
-        latency REAL,
-        created REAL NOT NULL
-    );
-    CREATE INDEX judgments_judge ON judgments(judge);
-    CREATE TABLE failures (
-        key TEXT NOT NULL,
-        judge TEXT NOT NULL,
-        cause TEXT NOT NULL,
-        message TEXT NOT NULL,
-        created REAL NOT NULL
-    );
-    """,
-    # Batches (one per uploaded input file; `id` is NULL until the batch is created) and the keys each covers,
-    # and leases: the one process paying for a key, with its heartbeat.
-    """
-    CREATE TABLE batches (
-        input_file_id TEXT PRIMARY KEY,
-        id TEXT,
-        judge TEXT NOT NULL,
-        base_url TEXT,
-        status TEXT NOT NULL,            -- 'uploaded', then the API's status
-        collected INTEGER NOT NULL DEFAULT 0,
-        created REAL NOT NULL
-    );
-    CREATE TABLE batch_keys (
-        input_file_id TEXT NOT NULL,
-        key TEXT NOT NULL,
-        model_first INTEGER NOT NULL,
-        PRIMARY KEY (input_file_id, key)
-    );
-    CREATE INDEX batch_keys_key ON batch_keys(key);
-    CREATE TABLE leases (
-        key TEXT PRIMARY KEY,
-        owner TEXT NOT NULL,
-        host TEXT NOT NULL,
-        pid INTEGER NOT NULL,
-        heartbeat REAL NOT NULL
-    );
-    CREATE INDEX leases_owner ON leases(owner);
-    """,
-    # Endpoints: each judgment records the service that made it (NULL: made before this migration), and batches
-    # are keyed by endpoint and input file (two providers both number their files "file-1"); batches recorded
-    # before have the endpoint '' (the one their run used, unknown now).
-    """
-    ALTER TABLE judgments ADD COLUMN endpoint TEXT;
-    CREATE TABLE batches_3 (
-        endpoint TEXT NOT NULL,
-        input_file_id TEXT NOT NULL,
-        id TEXT,
-        judge TEXT NOT NULL,
-        base_url TEXT,
-        status TEXT NOT NULL,
-        collected INTEGER NOT NULL DEFAULT 0,
-        created REAL NOT NULL,
-        PRIMARY KEY (endpoint, input_file_id)
-    );
-    INSERT INTO batches_3 SELECT '', input_file_id, id, judge, base_url, status, collected, created FROM batches;
-    DROP TABLE batches;
-    ALTER TABLE batches_3 RENAME TO batches;
-    CREATE TABLE batch_keys_3 (
-        endpoint TEXT NOT NULL,
-        input_file_id TEXT NOT NULL,
-        key TEXT NOT NULL,
-        model_first INTEGER NOT NULL,
-        PRIMARY KEY (endpoint, input_file_id, key)
-    );
-    INSERT INTO batch_keys_3 SELECT '', input_file_id, key, model_first FROM batch_keys;
-    DROP TABLE batch_keys;
-    ALTER TABLE batch_keys_3 RENAME TO batch_keys;
-    CREATE INDEX batch_keys_key ON batch_keys(key);
-    """,
-    # Judgments a judge no longer stands by (it drifted: `release.drift`): kept, no longer served.
-    """
-    CREATE TABLE superseded AS SELECT * FROM judgments WHERE 0;
-    ALTER TABLE superseded ADD COLUMN superseded REAL;
-    """,
-]
 
 
 def default_cache_path() -> Path:
     """`$ALPACA_LC_CACHE`, else `judgments.sqlite` in the user's cache directory."""
     env = os.environ.get(ENV_CACHE)
     return Path(env) if env else Path(user_cache_dir("alpaca-lc")) / "judgments.sqlite"
-
-
-def request_key(model: str, messages: list[dict[str, str]], decoding: dict[str, Any], endpoint: str | None) -> str:
-    """Cache key of a judge request: a versioned hash of its canonical JSON and the endpoint that answers it
-    (None: the key judgments had before endpoints were recorded).
-
-    Args:
-        model: the judge model.
-        messages: the rendered messages.
-        decoding: the request's parameters.
-        endpoint: `calls.endpoint_identity` of the service.
-    """
-    payload = {"model": model, "messages": messages, "decoding": decoding}
-    if endpoint is None:
-        return f"{LEGACY_KEY_VERSION}:{_digest(payload)}"
-    return f"{KEY_VERSION}:{_digest({**payload, 'endpoint': endpoint})}"
-
-
-def pair_key(judge: str, instruction: str, output_1: str, output_2: str, *, reversed_order: bool = False,
-             endpoint: str | None = None) -> str:  # fmt: skip
-    """Cache key of a judgment by judge name, instruction and the two outputs (baseline first).
-
-    Args:
-        judge: the judge's name.
-        instruction: the instruction.
-        output_1: the baseline's output.
-        output_2: the model's output.
-        reversed_order: the pair shown in the order opposite to the judge's own rule (`--both-orders`).
-        endpoint: the service that answers it; None for an imported judgment (and the key live ones had before
-            endpoints were recorded).
-    """
-    fields = [judge, instruction, output_1, output_2, *(["reversed"] if reversed_order else [])]
-    if endpoint is None:
-        return f"{IMPORT_KEY_VERSION}:{_digest(fields)}"
-    return f"{PAIR_KEY_VERSION}:{_digest([endpoint, *fields])}"
-
-
-def unrecorded_endpoint(judgment: Judgment) -> bool:
-    """A judgment made by a call before endpoints were recorded (an imported one is not: it has none)."""
-    return judgment.source != "import" and judgment.key.startswith((f"{LEGACY_KEY_VERSION}:", f"{IMPORT_KEY_VERSION}:"))
-
-
-def _digest(payload: Any) -> str:
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -298,7 +151,7 @@ class JudgmentCache:
     def _migrate(self) -> None:
         with self._transaction():
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            for i, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+            for i, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 for statement in filter(str.strip, script.split(";")):
                     self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version = {i}")

@@ -9,8 +9,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from alpaca_lc.annotation.cache import pair_key, request_key
 from alpaca_lc.annotation.judge import Judge
+from alpaca_lc.annotation.keys import pair_key, request_key
 from alpaca_lc.annotation.official import RenderError
 from alpaca_lc.config import Endpoint
 from alpaca_lc.endpoint.calls import ClientSettings, PaceReport, base_url, endpoint_identity

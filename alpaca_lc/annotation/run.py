@@ -15,8 +15,9 @@ import numpy as np
 import numpy.typing as npt
 
 from alpaca_lc.annotation.annotator import Annotated, annotate, estimate
-from alpaca_lc.annotation.cache import Judgment, JudgmentCache, default_cache_path, pair_key
+from alpaca_lc.annotation.cache import Judgment, JudgmentCache, default_cache_path
 from alpaca_lc.annotation.judge import Judge, load_judge
+from alpaca_lc.annotation.keys import pair_key
 from alpaca_lc.annotation.official import MissingOfficialFiles
 from alpaca_lc.annotation.plan import AnnotateOptions, Pair, Tally, plan
 from alpaca_lc.config import AnnotateConfig, CacheImportConfig, JudgeRunConfig
