@@ -6,6 +6,7 @@ judgments made before endpoints were recorded stay where they are and are still 
 (`--strict-endpoint` refuses them). The schema is `schema`'s migrations. Failures are logged with their cause
 and never returned as results.
 """
+
 from __future__ import annotations
 
 import contextlib

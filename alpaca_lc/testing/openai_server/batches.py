@@ -74,11 +74,14 @@ class BatchStore:
                 "filename": filename, "purpose": purpose}  # fmt: skip
 
 
-def routes(app: web.Application, complete: Callable[[dict[str, Any], Any], dict[str, Any]]) -> None:
+def routes(app: web.Application, complete: Callable[[dict[str, Any], Any], dict[str, Any]],
+           refuse: Callable[[dict[str, Any], Any], tuple[int, dict[str, Any]] | None]) -> None:  # fmt: skip
     """Add the Files and Batches endpoints to the server's application; `complete(body, settings)` answers one
-    request as the chat-completions endpoint does."""
+    request as the chat-completions endpoint does, `refuse(body, settings)` refuses it as that endpoint would
+    (status and body; a batch answers such a line in its error file)."""
     app["batches"] = BatchStore()
     app["complete"] = complete
+    app["refuse"] = refuse
     for prefix in ("/v1", ""):
         app.router.add_post(f"{prefix}/files", _upload)
         app.router.add_get(f"{prefix}/files/{{file_id}}", _file)
@@ -237,6 +240,17 @@ def _finish(app: web.Application, batch: _Batch, status: str, answered: int) -> 
                                                      "your request.", "type": "server_error"}}}})  # fmt: skip
             continue
         body = line["body"]
+        refused = app["refuse"](body, s)
+        if refused is not None:
+            errors.append(
+                {
+                    "id": f"batch_req_{len(errors)}",
+                    "custom_id": custom_id,
+                    "error": None,
+                    "response": {"status_code": refused[0], "request_id": "req-local", "body": refused[1]},
+                }
+            )
+            continue
         if s.record:
             with open(s.record, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(body, ensure_ascii=False) + "\n")

@@ -1,0 +1,5 @@
+"""`python -m alpaca_lc.testing.openai_server`."""
+
+from alpaca_lc.testing.openai_server.app import main
+
+main()
