@@ -105,6 +105,9 @@ class JudgeRunConfig(_Closed):
     strict_endpoint: bool = False  # refuse cached judgments that record no endpoint (made before endpoints were)
     context_tokens: int | None = Field(default=None, ge=1)  # the judge's context window (else the documented one)
     fresh: str | None = None  # judge again whatever the cache holds, under keys of this tag (`release.drift`)
+    answer: Literal["judge", "verdict"] = "judge"  # the judge's own answer rule, or the verdict read from its text
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
+    max_completion_tokens: int | None = Field(default=None, ge=1)  # a reasoning model's limit (`annotation.adapt`)
     batch: bool = False  # through the Batch API (`annotation.batched`)
     batch_fallback: Literal["batch", "live"] = "batch"
     wait: bool = True  # False: submit the batches and stop (exit 4)
@@ -120,6 +123,8 @@ class AnnotateConfig(_Closed):
     max_instances: int | None = Field(default=None, ge=1)
     subset: str | None = None  # judge only this subset's instructions (`tiny`, `small` or a subset file)
     allow_partial: bool = False  # outputs that miss instructions of the eval set are judged (rows marked partial)
+    keep_thinking: bool = False  # judge outputs whole, thoughts and all (`records.thinking`)
+    think_tags: tuple[str, str] = ("<think>", "</think>")
     dry_run: bool = False
     output: Path = Path("annotations.json")
     run: JudgeRunConfig = JudgeRunConfig()
@@ -162,6 +167,8 @@ class GenerateConfig(_Closed):
     pipeline_parallel_size: int | None = Field(default=None, ge=1)
     data_parallel_size: int | None = Field(default=None, ge=1)
     base_url: str | None = None
+    reasoning_parser: str | None = None  # vLLM's parser of a thinking model's thought
+    think_tags: tuple[str, str] | None = None  # None: the model config's
     max_instances: int | None = Field(default=None, ge=1)
     name: str | None = None
     output: Path = Path("model_outputs.json")
@@ -195,6 +202,8 @@ class GateConfig(_Closed):
     subset: str | None = None  # judge only this subset; releases are model outputs
     max_instances: int | None = Field(default=None, ge=1)  # judge AlpacaEval's first N (a smoke test)
     allow_partial: bool = False  # releases that miss instructions of the eval set (never of the previous release)
+    keep_thinking: bool = False  # judge outputs whole, thoughts and all (`records.thinking`)
+    think_tags: tuple[str, str] = ("<think>", "</think>")
     dry_run: bool = False
     bridge: Path | None = None  # puts --min-lc on the official scale for a successor judge
     extrapolate: bool = False  # the bridged LC outside the bridge's panel too

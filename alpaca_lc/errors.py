@@ -28,7 +28,15 @@ class InputError(AlpacaLCError):
 
 
 class ParseError(AlpacaLCError):
-    """A model's response has no usable answer (missing logprobs, neither label, not JSON); retried as a fault."""
+    """A model's response has no usable answer (missing logprobs, neither label, not JSON); retried as a fault.
+    `billed`: the prompt and completion tokens the answer reported (it is paid for all the same)."""
+
+    billed: tuple[int, int] | None = None
+
+
+class LengthCut(ParseError):
+    """No answer: the completion limit was used up (by a reasoning model's hidden reasoning, usually) before it.
+    Asking again with the same limit gets the same: not retried."""
 
 
 class UsageError(AlpacaLCError):

@@ -16,6 +16,8 @@ from alpaca_lc.cli import main
 from .conftest import Synthetic
 
 RunCli = Callable[..., Result]
+# A judge that lives at the provider (AlpacaEval 2.0's own model is retired there: a dry run of it stops, exit 2).
+LIVING = ("--judge-model", "gpt-5.4-mini", "--answer", "verdict")
 
 
 def _keyless(shared: Path, tmp_path: Path) -> dict[str, str | None]:
@@ -38,7 +40,7 @@ def _outputs(shared: Path, path: Path, model: str, suffix: str) -> Path:
 @pytest.mark.parametrize("extra", [(), ("--subset", "tiny")])
 def test_evaluate_dry_run_prints_an_estimate(shared: Path, tmp_path: Path, extra: tuple[str, ...]) -> None:
     outputs = _outputs(shared, tmp_path / "model_outputs.json", "mine", " (longer)")
-    result = _invoke(_keyless(shared, tmp_path), "evaluate", outputs, "--dry-run", *extra)
+    result = _invoke(_keyless(shared, tmp_path), "evaluate", outputs, "--dry-run", *LIVING, *extra)
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.exit_code == 0, result.output
     calls = 100 if extra else 805
@@ -49,16 +51,18 @@ def test_evaluate_dry_run_prints_an_estimate(shared: Path, tmp_path: Path, extra
 def test_gate_dry_run_needs_no_key(shared: Path, tmp_path: Path) -> None:
     new = _outputs(shared, tmp_path / "new.json", "release-2", " (new)")
     old = _outputs(shared, tmp_path / "old.json", "release-1", " (old)")
-    result = _invoke(_keyless(shared, tmp_path), "gate", new, "--previous", old, "--dry-run")
+    result = _invoke(_keyless(shared, tmp_path), "gate", new, "--previous", old, "--dry-run", *LIVING)
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.exit_code == 0, result.output
-    assert "dry run: 1610 judgments needed, 0 cached" in result.stdout  # both releases, 805 each
+    # Both releases, 805 each, and the drift check's 100 (gpt-5.4-mini is an alias its provider can move).
+    assert "dry run: 1710 judgments needed, 0 cached" in result.stdout
 
 
 def test_evaluate_a_model_dry_run_needs_no_key(shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env = _keyless(shared, tmp_path)
     monkeypatch.chdir(tmp_path)  # the results folder is relative
-    result = _invoke(env, "evaluate", "--model", "gpt-4o-mini", "--dry-run", "--output-dir", tmp_path / "results")
+    result = _invoke(env, "evaluate", "--model", "gpt-4o-mini", "--dry-run", "--output-dir", tmp_path / "results",
+                     *LIVING)  # fmt: skip
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.exit_code == 0, result.output
     assert "would generate 805 outputs with gpt-4o-mini" in result.stdout

@@ -7,12 +7,14 @@ import logging
 import time
 from dataclasses import dataclass
 
+from alpaca_lc.annotation.adapt import expected_completion
 from alpaca_lc.annotation.cache import Judgment, JudgmentCache
 from alpaca_lc.annotation.claims import collect_older_batches, judge_missing
 from alpaca_lc.annotation.judge import Judge
 from alpaca_lc.annotation.keys import unrecorded_endpoint
 from alpaca_lc.annotation.plan import AnnotateOptions, Pair, Planned, Tally, plan
-from alpaca_lc.endpoint.models import model_facts
+from alpaca_lc.endpoint.calls import base_url
+from alpaca_lc.endpoint.models import model_facts, retired_line, retirement
 from alpaca_lc.endpoint.pacing import TokenEstimator
 from alpaca_lc.errors import InputError, UsageError
 
@@ -68,6 +70,8 @@ def annotate(
         raise unavailable
     if todo and judge is not None:
         check_context(todo, pairs, judge, options)
+        check_not_retired(judge)
+        tally.price = "" if judge.price.known else f"no price is known for {judge.model}"
     if todo and judge is not None:
         start = time.perf_counter()
         found.update(judge_missing(todo, judge, cache, options, tally))
@@ -104,21 +108,32 @@ def estimate(pairs: list[Pair], judge: Judge, cache: JudgmentCache, options: Ann
     tally.in_batches = sum(p.key in submitted or any(k in submitted for k in p.older()) for p in flat
                            if p.key not in found)  # fmt: skip
     check_context([p for p in flat if p.key not in found], pairs, judge, options)
+    if len(found) + tally.in_batches < len(flat):
+        check_not_retired(judge)
     tokens = TokenEstimator(judge.model)
+    completion, tally.expected_reasoning = expected_completion(judge, cache)
+    tally.price = "" if judge.price.known else f"no price is known for {judge.model}"
     for p in flat:
         paid = p.key in found or p.key in submitted or any(k in submitted for k in p.older())
         messages = None if paid else p.messages
         if messages is not None:
             prompt = tokens.estimate(messages)
-            tally.estimated_tokens += prompt + judge.max_tokens
-            tally.estimated_cost += judge.price.cost(prompt, judge.max_tokens)
-            tally.estimated_batch_cost += judge.price.batch_cost(prompt, judge.max_tokens)
+            tally.estimated_tokens += prompt + completion
+            tally.estimated_cost += judge.price.cost(prompt, completion)
+            tally.estimated_batch_cost += judge.price.batch_cost(prompt, completion)
     tpm = options.client.tpm or judge.endpoint.tokens_per_minute
     rpm = options.client.rpm or judge.endpoint.requests_per_minute
     calls = tally.requested - tally.cached - tally.in_batches
     minutes = [tally.estimated_tokens / tpm if tpm else 0.0, calls / rpm if rpm else 0.0]
     tally.estimated_minutes = max(minutes) if tpm or rpm else None
     return tally
+
+
+def check_not_retired(judge: Judge) -> None:
+    """Refuse (exit 2), before any call, a judge model its provider has retired, asked at that provider's API."""
+    facts = retirement(judge.model, base_url(judge.endpoint))
+    if facts is not None:
+        raise UsageError(retired_line(facts, "judge"))
 
 
 def check_context(todo: list[Planned], pairs: list[Pair], judge: Judge, options: AnnotateOptions) -> None:

@@ -181,19 +181,12 @@ class Batches:
             return None
         usage = answer.body.get("usage") or {}
         prompt, completion = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        reasoning = int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
         cost = self.judge.price.batch_cost(prompt, completion)
-        judgment = Judgment(
-            answer.custom_id,
-            self.judge.name,
-            preference_from_p_first(p_first, model_first),
-            json.dumps(choice),
-            prompt,
-            completion,
-            cost,
-            None,
-            "batch",
-            record.endpoint or None,
-        )
+        judgment = Judgment(answer.custom_id, self.judge.name, preference_from_p_first(p_first, model_first),
+                            json.dumps(choice), prompt, completion, cost, None, "batch", record.endpoint or None,
+                            reasoning_tokens=reasoning or None)  # fmt: skip
+        self.tally.reasoning_tokens += reasoning
         stored = self.cache.put(judgment, p_first=p_first, model_first=model_first)
         self.tally.new += 1
         self.tally.spent += cost

@@ -49,10 +49,13 @@ class Judgment:
     source: str
     endpoint: str | None = None  # `calls.endpoint_identity` of the service that made it (None: unrecorded)
     created: float | None = None  # when it was stored (seconds since the epoch)
+    reasoning_tokens: int | None = None  # of `completion_tokens`, a reasoning model's hidden reasoning
 
 
 _JUDGMENT_COLUMNS = ("key, judge, preference, raw_completion, prompt_tokens, completion_tokens, cost, latency, source, "
-                     "endpoint, created")  # fmt: skip
+                     "endpoint, created, reasoning_tokens")  # fmt: skip
+_ALL_COLUMNS = ("key, judge, source, p_first, preference, model_first, raw_completion, prompt_tokens, "
+                "completion_tokens, cost, latency, created, endpoint, reasoning_tokens")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -63,9 +66,10 @@ class JudgeStats:
     judgments: int
     imported: int
     failures: int
-    cost: float
+    cost: float  # what its judgments cost, and the failed requests that were billed all the same
     batch: int = 0
     batch_cost: float = 0.0
+    reasoning_tokens: int = 0  # hidden reasoning, billed within the completion tokens
 
 
 @dataclass(frozen=True)
@@ -182,11 +186,12 @@ class JudgmentCache:
         """Store a judgment (committed at once) and return the stored one: the first writer's, if two raced."""
         inserted = self._db.execute(
             "INSERT OR IGNORE INTO judgments (key, judge, source, p_first, preference, model_first, raw_completion, "
-            "prompt_tokens, completion_tokens, cost, latency, created, endpoint) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "prompt_tokens, completion_tokens, cost, latency, created, endpoint, reasoning_tokens) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 judgment.key, judgment.judge, judgment.source, p_first, judgment.preference, model_first,
                 judgment.raw_completion, judgment.prompt_tokens, judgment.completion_tokens, judgment.cost,
-                judgment.latency, time.time(), judgment.endpoint,
+                judgment.latency, time.time(), judgment.endpoint, judgment.reasoning_tokens,
             ),
         )  # fmt: skip
         if inserted.rowcount == 1:  # ours is the stored one; else another process stored it first
@@ -204,11 +209,11 @@ class JudgmentCache:
             )
         return self._db.total_changes - before
 
-    def record_failure(self, key: str, judge: str, cause: str, message: str) -> None:
-        """Log a failed attempt (never returned as a result)."""
+    def record_failure(self, key: str, judge: str, cause: str, message: str, cost: float = 0.0) -> None:
+        """Log a failed attempt (never returned as a result), with what it cost when it was billed all the same."""
         self._db.execute(
-            "INSERT INTO failures (key, judge, cause, message, created) VALUES (?,?,?,?,?)",
-            (key, judge, cause, message[:500], time.time()),
+            "INSERT INTO failures (key, judge, cause, message, created, cost) VALUES (?,?,?,?,?,?)",
+            (key, judge, cause, message[:500], time.time(), cost),
         )
 
     def supersede(self, keys: list[str], before: float) -> int:
@@ -220,8 +225,8 @@ class JudgmentCache:
                 chunk = keys[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 where = f"key IN ({marks}) AND created < ?"
-                self._db.execute(f"INSERT INTO superseded SELECT *, ? FROM judgments WHERE {where}",
-                                 [time.time(), *chunk, before])  # fmt: skip
+                self._db.execute(f"INSERT INTO superseded ({_ALL_COLUMNS}, superseded) SELECT {_ALL_COLUMNS}, ? FROM "
+                                 f"judgments WHERE {where}", [time.time(), *chunk, before])  # fmt: skip
                 moved += self._db.execute(f"DELETE FROM judgments WHERE {where}", [*chunk, before]).rowcount
         return moved
 
@@ -233,11 +238,20 @@ class JudgmentCache:
         """Counts and spend per judge."""
         rows = self._db.execute(
             "SELECT judge, COUNT(*), SUM(source = 'import'), SUM(cost), SUM(source = 'batch'), "
-            "SUM(CASE WHEN source = 'batch' THEN cost ELSE 0 END) FROM judgments GROUP BY judge ORDER BY judge"
+            "SUM(CASE WHEN source = 'batch' THEN cost ELSE 0 END), SUM(reasoning_tokens) FROM judgments "
+            "GROUP BY judge ORDER BY judge"
         ).fetchall()
-        failures = dict(self._db.execute("SELECT judge, COUNT(*) FROM failures GROUP BY judge").fetchall())
-        return [JudgeStats(j, n, int(imp or 0), failures.get(j, 0), float(cost or 0), int(nb or 0), float(cb or 0))
-                for j, n, imp, cost, nb, cb in rows]  # fmt: skip
+        failures = {j: (n, c) for j, n, c in self._db.execute(
+            "SELECT judge, COUNT(*), SUM(cost) FROM failures GROUP BY judge").fetchall()}  # fmt: skip
+        return [JudgeStats(j, n, int(imp or 0), failures.get(j, (0, 0))[0],
+                           float(cost or 0) + float(failures.get(j, (0, 0))[1] or 0), int(nb or 0), float(cb or 0),
+                           int(reasoning or 0)) for j, n, imp, cost, nb, cb, reasoning in rows]  # fmt: skip
+
+    def mean_reasoning_tokens(self, judge: str) -> tuple[float, int] | None:
+        """The mean hidden reasoning tokens of a judge's cached judgments, and how many had any (None: none)."""
+        mean, n = self._db.execute("SELECT AVG(reasoning_tokens), COUNT(*) FROM judgments WHERE judge = ? AND "
+                                   "reasoning_tokens > 0", (judge,)).fetchone()  # fmt: skip
+        return None if not n else (float(mean), int(n))
 
     def endpoints(self) -> list[tuple[str, str, int]]:
         """(judge, endpoint, judgments) for every endpoint a judge's judgments came from: the endpoint's identity,

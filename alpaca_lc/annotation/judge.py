@@ -24,6 +24,7 @@ from alpaca_lc.annotation import official
 from alpaca_lc.annotation.parse import Answer
 from alpaca_lc.annotation.prompt import load_template
 from alpaca_lc.config import Endpoint, load_yaml_config
+from alpaca_lc.endpoint.models import model_facts
 from alpaca_lc.errors import InputError
 from alpaca_lc.records.instrument import known_protocols
 
@@ -50,10 +51,12 @@ class Decoding(_Closed):
 
 
 class Price(_Closed):
-    """Price in USD per million input and output tokens."""
+    """Price in USD per million input and output tokens (`known` False: no price is documented; costs read 0 and
+    are said to be unknown, never $0)."""
 
     input_per_million: float = Field(default=0.0, ge=0)
     output_per_million: float = Field(default=0.0, ge=0)
+    known: bool = True
     batch_input_per_million: float | None = Field(default=None, ge=0)  # None: half the live price
     batch_output_per_million: float | None = Field(default=None, ge=0)
 
@@ -84,7 +87,7 @@ class JudgeConfig(_Closed):
     template: str
     endpoint: Endpoint = Endpoint()
     decoding: Decoding
-    price: Price = Price()
+    price: Price = Price(known=False)
     protocol: AnswerConfig
 
 
@@ -142,22 +145,32 @@ class Judge:
 
     @property
     def max_tokens(self) -> int:
-        """The completion-token cap of every request."""
-        return int(self.decoding.get("max_tokens", 1))
+        """The completion-token cap of every request (a reasoning model's `max_completion_tokens`)."""
+        return int(self.decoding.get("max_tokens") or self.decoding.get("max_completion_tokens") or 1)
+
+    @property
+    def reasoning(self) -> bool:
+        """Whether it is asked as a reasoning model (hidden reasoning tokens, `max_completion_tokens`)."""
+        return "max_completion_tokens" in self.decoding
 
     def with_model(self, model: str) -> Judge:
         """The same prompt, decoding, order and answer rules with another model: another instrument, named
-        `<name>@<model>` (a successor of a retired judge, say), priced at the model's price where it is known."""
-        price = official.PRICES.get(model)
-        return dataclasses.replace(
-            self, name=f"{self.name}@{model}", model=model,
-            price=self.price if price is None else Price(input_per_million=price[0], output_per_million=price[1]),
-        )  # fmt: skip
+        `<name>@<model>` (a successor of a retired judge, say), priced at the model's list price where it is
+        documented (`endpoint.models`), else at an unknown price."""
+        return dataclasses.replace(self, name=f"{self.name}@{model}", model=model, price=price_of(model))
 
     @cached_property
     def protocol(self) -> str:
         """Short hash of everything that makes this instrument: model, decoding, prompt, order and answer rules."""
         return protocol_hash(self.model, self.decoding, self.prompt, self.order, self.answer)
+
+
+def price_of(model: str) -> Price:
+    """A model's documented list price (`endpoint.models`), else an unknown one."""
+    facts = model_facts(model)
+    if facts is None or facts.price is None:
+        return Price(known=False)
+    return Price(input_per_million=facts.price[0], output_per_million=facts.price[1])
 
 
 def protocol_hash(model: str, decoding: dict[str, Any], prompt: Prompt, order: OrderRule, answer: Answer) -> str:
@@ -219,7 +232,8 @@ def _load_own(path: Path) -> Judge:
 
 
 def _official_judge(evaluator: official.Evaluator) -> Judge:
-    price = Price(input_per_million=evaluator.price[0], output_per_million=evaluator.price[1])
+    price = price_of(evaluator.model) if evaluator.price is None else Price(
+        input_per_million=evaluator.price[0], output_per_million=evaluator.price[1])  # fmt: skip
     return Judge(evaluator.name, evaluator.model, evaluator.endpoint, evaluator.decoding, price, evaluator.answer,
                  evaluator.template, official.AlpacaEvalOrder(), str(evaluator.source), pair_keyed=True)  # fmt: skip
 

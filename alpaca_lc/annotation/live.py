@@ -52,8 +52,11 @@ async def judge_live(
             raise
         except Exception as exc:  # a request that failed for good: logged, left missing, retried next run
             cause, message = describe_failure(exc, client)
+            billed = getattr(exc, "billed", None)  # answered without a usable answer: paid for all the same
+            cost = judge.price.cost(*billed) if billed else 0.0
             tally.fail(cause, message)
-            cache.record_failure(req.key, judge.name, cause, message)
+            tally.spent += cost
+            cache.record_failure(req.key, judge.name, cause, message, cost)
             progress.update(0, failed=sum(tally.failures.values()))
             return
         finally:
@@ -63,7 +66,9 @@ async def judge_live(
         judgment = Judgment(
             req.key, judge.name, preference_from_p_first(done.value, req.model_first), json.dumps(done.choice),
             done.prompt_tokens, done.completion_tokens, cost, done.latency, "api", endpoint,
+            reasoning_tokens=done.reasoning_tokens or None,
         )  # fmt: skip
+        tally.reasoning_tokens += done.reasoning_tokens
         results[req.key] = cache.put(judgment, p_first=done.value, model_first=req.model_first)
         tally.new += 1
         tally.spent += cost

@@ -31,6 +31,7 @@ import yaml
 
 from alpaca_lc.annotation.parse import Answer
 from alpaca_lc.config import Endpoint
+from alpaca_lc.endpoint.models import model_facts
 from alpaca_lc.errors import IncompleteError, InputError, ModelNotFound, UsageError
 
 ENV_DIR = "ALPACA_LC_ALPACA_EVAL_DIR"
@@ -48,25 +49,21 @@ _NOT_SENT = {
     "openai_api_base", "is_chat", "is_skip_multi_tokens_to_avoid",
 }  # fmt: skip
 _DEFAULTS = {"max_tokens": 2048, "top_p": 1.0, "temperature": 0.7}
-# USD per million (input, output) tokens where the config gives no price (list prices; batch is half).
-PRICES = {"gpt-4-1106-preview": (10.0, 30.0), "gpt-4-turbo": (10.0, 30.0), "gpt-4o-mini-2024-07-18": (0.15, 0.6),
-          "gpt-4.1-2025-04-14": (2.0, 8.0), "gpt-4.1": (2.0, 8.0), "gpt-4o-2024-08-06": (2.5, 10.0)}  # fmt: skip
-
-
-# Judge models their provider has retired, and when: AlpacaEval 2.0's own judge model among them.
-RETIRED = {"gpt-4-1106-preview": "2026-03-26"}
-SUCCESSOR_HINT = ("to judge new outputs, use a successor judge (e.g. --judge-model gpt-4.1-2025-04-14) and put its "
-                  "numbers on the official scale with --bridge BRIDGE.json (docs/judge-bridge.md)")  # fmt: skip
+SUCCESSOR_HINT = (
+    "to judge new outputs, use a successor judge (e.g. --judge-model gpt-5.4-mini --answer verdict) "
+    "and put its numbers on the official scale with --bridge BRIDGE.json (docs/judge-bridge.md)"
+)
 
 
 def retired_or_missing(exc: ModelNotFound) -> IncompleteError:
-    """The error for a judge model the endpoint does not have: for a retired one, what still works and what to
-    do instead, in one line."""
-    when = RETIRED.get(exc.model)
-    if when is None:
+    """The error for a judge model the endpoint does not have: for one its provider has retired (`endpoint.models`),
+    what still works and what to do instead, in one line."""
+    facts = model_facts(exc.model)
+    if facts is None or facts.retired is None:
         return exc
-    return IncompleteError(f"judge model {exc.model} was retired by its provider on {when} (model_not_found): "
-                           f"cached and imported official judgments still work; {SUCCESSOR_HINT}")  # fmt: skip
+    return IncompleteError(f"judge model {exc.model} was retired by its provider on {facts.retired} "
+                           f"(model_not_found): cached and imported official judgments still work; "
+                           f"{SUCCESSOR_HINT}")  # fmt: skip
 
 
 class MissingOfficialFiles(UsageError):
@@ -174,7 +171,7 @@ class Evaluator:
     decoding: dict[str, Any]
     answer: Answer
     endpoint: Endpoint
-    price: tuple[float, float]
+    price: tuple[float, float] | None  # None: the config gives none (the model's documented price is used)
     source: Path
 
 
@@ -258,8 +255,8 @@ def _endpoint(kwargs: dict[str, Any]) -> Endpoint:
     return Endpoint(base_url=base_url) if base_url else Endpoint()
 
 
-def _price(kwargs: dict[str, Any], model: str) -> tuple[float, float]:
+def _price(kwargs: dict[str, Any], model: str) -> tuple[float, float] | None:
     if kwargs.get("price_per_token") is not None:
         per_million = float(kwargs["price_per_token"]) * 1e6
         return per_million, per_million
-    return PRICES.get(model, (0.0, 0.0))
+    return None

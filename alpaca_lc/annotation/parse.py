@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from alpaca_lc.errors import ParseError
+from alpaca_lc.errors import LengthCut, ParseError
 
 
 @dataclass(frozen=True)
@@ -16,9 +17,11 @@ class Answer:
     `logprob`: P(first) = P(labels[0]) / sum of P(label) over `labels`, from the top logprobs of one answer
     token (`token_index`; None: the answer must be exactly one token). With `binarize`, 1.0 when the first
     label's logprob beats every other label's, else 0.0. `discrete`: the answer text is one of the labels.
+    `verdict`: the last of the labels that stands as a word in the answer's text (reasons may come first), as
+    AlpacaEval's regex parser and Arena-Hard-Auto read a judge that gives no logprobs.
     """
 
-    kind: Literal["logprob", "discrete"]
+    kind: Literal["logprob", "discrete", "verdict"]
     labels: tuple[str, ...] = ("m", "M")
     binarize: bool = False
     token_index: int | None = None
@@ -65,6 +68,16 @@ def p_first_from_text(text: str, labels: tuple[str, ...]) -> float:
     raise ParseError(f"answer {answer[:40]!r} is neither {labels[0]!r} nor {labels[1]!r}")
 
 
+def p_first_from_verdict(text: str, labels: tuple[str, ...]) -> float:
+    """P(first better) from a verdict in text: 1.0 when the last label standing as a word is the first label, 0.0
+    when it is the second (labels are told apart by case: AlpacaEval's are `m` and `M`)."""
+    found = re.findall("(?<![A-Za-z0-9_])(" + "|".join(re.escape(label) for label in labels[:2]) + ")(?![A-Za-z0-9_])",
+                       text)  # fmt: skip
+    if not found:
+        raise ParseError(f"no verdict ({' or '.join(map(repr, labels[:2]))}) in the answer {text[-60:]!r}")
+    return 1.0 if found[-1] == labels[0] else 0.0
+
+
 def p_first_from_choice(choice: dict[str, Any], answer: Answer) -> float:
     """P(first better) from one chat-completion choice (as a dict), by the judge's answer rule.
 
@@ -72,8 +85,14 @@ def p_first_from_choice(choice: dict[str, Any], answer: Answer) -> float:
         choice: `choices[0]` of a chat completion, as a dict.
         answer: how the judge answers.
     """
+    content = (choice.get("message") or {}).get("content") or ""
+    if not content.strip() and choice.get("finish_reason") == "length" and answer.kind != "logprob":
+        raise LengthCut("the answer is empty: the completion limit was used up before it (a reasoning model's "
+                        "hidden reasoning); raise it with --max-completion-tokens")  # fmt: skip
+    if answer.kind == "verdict":
+        return p_first_from_verdict(content, answer.labels)
     if answer.kind == "discrete":
-        return p_first_from_text((choice.get("message") or {}).get("content") or "", answer.labels)
+        return p_first_from_text(content, answer.labels)
     content = (choice.get("logprobs") or {}).get("content") or []
     if answer.token_index is None and len(content) != 1:
         raise ParseError(f"expected logprobs of one answer token, got {len(content)}")

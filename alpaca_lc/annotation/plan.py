@@ -88,6 +88,9 @@ class Tally:
     in_batches: int = 0  # needed, not cached, but in batches already submitted (collected, not paid, by a run)
     by_others: int = 0  # judged meanwhile by another process sharing the cache (waited for, not paid here)
     unrecorded: int = 0  # served from the cache though made before endpoints were recorded (endpoint unknown)
+    reasoning_tokens: int = 0  # hidden reasoning tokens of the new judgments (billed within their completion tokens)
+    price: str = ""  # "" when the judge's price is known; else what to say instead of a cost
+    expected_reasoning: str = ""  # --dry-run: the hidden reasoning each judgment is expected to take, and why
     unrecorded_refused: int = 0  # such judgments not served (`--strict-endpoint`): judged again
     pace: PaceReport | None = None
 
@@ -108,7 +111,13 @@ class Tally:
         others = f", {self.by_others} judged by another process meanwhile" if self.by_others else ""
         lines = [
             f"judgments: {self.requested} needed, {self.cached} cached, {self.identical} identical (1.5, no call), "
-            f"{self.new} new in {self.seconds:.1f} s ({rate:.1f}/s){others}, spent ${self.spent:.4f}",
+            f"{self.new} new in {self.seconds:.1f} s ({rate:.1f}/s){others}, spent "
+            + (f"${self.spent:.4f}" if not self.price else f"? ({self.price})")
+            + (
+                f"; {self.reasoning_tokens:,} hidden reasoning tokens, billed as output"
+                if self.reasoning_tokens
+                else ""
+            ),
         ]
         lines += self.endpoint_notes()
         if self.pace is not None and (self.pace.throttled or self.pace.waited or self.pace.limit_tokens_per_minute):
@@ -138,9 +147,13 @@ class Tally:
         submitted = f", {self.in_batches} in batches already submitted" if self.in_batches else ""
         submitted += f" ({self.unrecorded} cached before endpoints were recorded)" if self.unrecorded else ""
         calls = self.requested - self.cached - self.in_batches
-        return (f"dry run: {self.requested} judgments needed, {self.cached} cached, {self.identical} identical"
-                f"{submitted}; {calls} calls, ~{self.estimated_tokens} tokens, "
-                f"~${self.estimated_cost:.2f} live, ~${self.estimated_batch_cost:.2f} batch{at_budget}")  # fmt: skip
+        cost = (f"~${self.estimated_cost:.2f} live, ~${self.estimated_batch_cost:.2f} batch" if not self.price else
+                f"cost unknown ({self.price})")  # fmt: skip
+        reasoning = f" ({self.expected_reasoning})" if self.expected_reasoning and calls else ""
+        return (
+            f"dry run: {self.requested} judgments needed, {self.cached} cached, {self.identical} identical"
+            f"{submitted}; {calls} calls, ~{self.estimated_tokens} tokens{reasoning}, {cost}{at_budget}"
+        )
 
     def __add__(self, other: Tally) -> Tally:
         """Two estimates together (several files judged by one command)."""
@@ -150,7 +163,8 @@ class Tally:
                      estimated_cost=self.estimated_cost + other.estimated_cost,
                      estimated_batch_cost=self.estimated_batch_cost + other.estimated_batch_cost,
                      estimated_tokens=self.estimated_tokens + other.estimated_tokens,
-                     estimated_minutes=sum(minutes) if minutes else None)  # fmt: skip
+                     estimated_minutes=sum(minutes) if minutes else None, price=self.price or other.price,
+                     expected_reasoning=self.expected_reasoning or other.expected_reasoning)  # fmt: skip
 
 
 def judge_endpoints(judge: Judge | None, options: AnnotateOptions) -> tuple[str, ...]:

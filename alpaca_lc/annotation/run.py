@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from alpaca_lc.annotation.adapt import adapt
 from alpaca_lc.annotation.annotator import Annotated, annotate, estimate
 from alpaca_lc.annotation.cache import Judgment, JudgmentCache, default_cache_path
 from alpaca_lc.annotation.judge import Judge, load_judge
@@ -28,7 +29,7 @@ from alpaca_lc.records.bridge import Bridge, check_successor, read_bridge
 from alpaca_lc.records.evalset import EvalItem, load_eval_set, shuffled_head
 from alpaca_lc.records.instrument import Instrument, known_protocols
 from alpaca_lc.records.jsonio import write_json
-from alpaca_lc.records.outputs import Coverage, read_model_outputs
+from alpaca_lc.records.outputs import Coverage, read_model_outputs, thinking_of
 from alpaca_lc.records.table import instruction_keys
 
 if TYPE_CHECKING:
@@ -39,39 +40,38 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ResolvedJudge:
-    """The judge to ask (None: only its cached judgments can be used), its name and protocol hash, and, for a
-    judge that could be asked if AlpacaEval's files were installed, the error to raise if anything is missing."""
+    """The judge to ask (None: only its cached judgments can be used), its name and protocol hash, for a judge that
+    could be asked if AlpacaEval's files were installed the error to raise if anything is missing, and what the user
+    must be told of how it is asked (`adapt`)."""
 
     judge: Judge | None
     name: str
     protocol: str | None
     unavailable: UsageError | None = None
+    notes: tuple[str, ...] = ()
 
 
-def resolve_judge(
-    name: str, cache: JudgmentCache, alpaca_eval_dir: Path | None = None, model: str | None = None
-) -> ResolvedJudge:  # fmt: skip
-    """A judge by name or path; an AlpacaEval evaluator whose files are missing, or a judge known only from
-    imported judgments, is cache-only.
+def resolve_judge(run: JudgeRunConfig, cache: JudgmentCache) -> ResolvedJudge:
+    """A run's judge, as this run asks it (`adapt`: the verdict rule, a reasoning model's parameters); an AlpacaEval
+    evaluator whose files are missing, or a judge known only from imported judgments, is cache-only.
 
     Args:
-        name: the judge's name or YAML path.
+        run: the judge, its model (`--judge-model`), answer rule and reasoning settings.
         cache: the judgment cache (to recognise imported judges).
-        alpaca_eval_dir: where AlpacaEval's evaluator files are, if not installed.
-        model: another model in place of the judge's own (`--judge-model`).
     """
-    if model is not None:  # another instrument: it needs the judge's files, never the cache of the original
-        judge = load_judge(name, alpaca_eval_dir, model)
-        return ResolvedJudge(judge, judge.name, judge.protocol)
+    name = run.judge
+    if run.judge_model is not None:  # another instrument: it needs the judge's files, never the cache of the original
+        judge, notes = adapt(load_judge(name, run.alpaca_eval_dir, run.judge_model), run)
+        return ResolvedJudge(judge, judge.name, judge.protocol, notes=tuple(notes))
     try:
-        judge = load_judge(name, alpaca_eval_dir)
+        judge, notes = adapt(load_judge(name, run.alpaca_eval_dir), run)
     except MissingOfficialFiles as exc:
         return ResolvedJudge(None, name, known_protocols().get(name), exc)
     except InputError:
         if cache.has_judge(name):
             return ResolvedJudge(None, name, None)
         raise
-    return ResolvedJudge(judge, judge.name, judge.protocol)
+    return ResolvedJudge(judge, judge.name, judge.protocol, notes=tuple(notes))
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,7 @@ class AnnotateRun:
     estimate: Tally | None = None
     judge_protocol: str | None = None
     coverage: Coverage | None = None  # of the eval set, when the pairs were built from a model's outputs here
+    notes: tuple[str, ...] = ()  # how the judge was asked (`adapt`), for the user
 
     @property
     def missing(self) -> int:
@@ -140,11 +141,13 @@ def _maybe_json(raw: str | None) -> Any:
 
 
 class BuiltPairs(NamedTuple):
-    """A model's name, its pairs with the reference outputs, and how much of the eval set they cover."""
+    """A model's name, its pairs with the reference outputs, how much of the eval set they cover, and what was
+    said of the thoughts split off its outputs."""
 
     name: str
     pairs: list[Pair]
     coverage: Coverage
+    notes: tuple[str, ...] = ()
 
 
 def build_pairs(config: AnnotateConfig) -> BuiltPairs:
@@ -155,10 +158,13 @@ def build_pairs(config: AnnotateConfig) -> BuiltPairs:
     Outputs that miss instructions of the eval set (or the reference outputs) are refused, naming how many and the
     first missing, unless the run is partial by request: `max_instances`, `subset` or `allow_partial`.
     """
-    outputs = read_model_outputs(config.model_outputs, name=config.name)
+    tags = None if config.keep_thinking else config.think_tags
+    outputs = read_model_outputs(config.model_outputs, name=config.name, tags=tags)
+    notes = tuple(thinking_of(outputs).notes(config.model_outputs))
     name = outputs[0].generator
     if config.reference is not None:
-        refs = [(o.instruction, o.output, o.generator, o.dataset or "") for o in read_model_outputs(config.reference)]
+        reference = read_model_outputs(config.reference, tags=tags)
+        refs = [(o.instruction, o.output, o.generator, o.dataset or "") for o in reference]
         what = f"the reference outputs {config.reference}"
     else:
         eval_set = load_eval_set(config.eval_set)
@@ -188,7 +194,7 @@ def build_pairs(config: AnnotateConfig) -> BuiltPairs:
         for instr, ref_out, ref_gen, dataset in refs
         if instr in by_instruction
     ][:n]  # fmt: skip
-    return BuiltPairs(name, pairs, Coverage(len(pairs), total, allowed if len(pairs) < total else ""))
+    return BuiltPairs(name, pairs, Coverage(len(pairs), total, allowed if len(pairs) < total else ""), notes)
 
 
 def partial_allowed_by(max_instances: int | None, subset: str | None, allow_partial: bool) -> str:
@@ -217,15 +223,16 @@ def run_annotate(config: AnnotateConfig, pairs: tuple[str, list[Pair]] | None = 
         config: the annotate configuration.
         pairs: already built (name, pairs), or None to build them from the config.
     """
-    coverage = None
+    coverage, notes = None, tuple[str, ...]()
     if pairs is None:
-        name, todo, coverage = build_pairs(config)
+        name, todo, coverage, notes = build_pairs(config)
         if config.subset is not None:
             todo = subset_pairs(todo, _resolve_subset(config.subset))
     else:
         name, todo = pairs
     bridge = None if config.bridge is None else read_bridge(config.bridge)
-    return dataclasses.replace(judge_pairs(config, name, todo, bridge), coverage=coverage)
+    run = judge_pairs(config, name, todo, bridge)
+    return dataclasses.replace(run, coverage=coverage, notes=(*notes, *run.notes))
 
 
 def judge_pairs(config: AnnotateConfig, name: str, todo: list[Pair], bridge: Bridge | None = None) -> AnnotateRun:
@@ -239,7 +246,7 @@ def judge_pairs(config: AnnotateConfig, name: str, todo: list[Pair], bridge: Bri
     """
     options = _options(config.run)
     with JudgmentCache(config.run.cache or default_cache_path()) as cache:
-        found = resolve_judge(config.run.judge, cache, config.run.alpaca_eval_dir, config.run.judge_model)
+        found = resolve_judge(config.run, cache)
         if bridge is not None:
             check_successor([(f"judge {found.name}", Instrument(found.name, found.protocol))], bridge)
         if config.dry_run:
@@ -248,9 +255,9 @@ def judge_pairs(config: AnnotateConfig, name: str, todo: list[Pair], bridge: Bri
             if found.judge is None:
                 raise InputError("--dry-run needs a judge config, not an imported judge", path=config.run.judge)
             tally = estimate(todo, found.judge, cache, options)
-            return AnnotateRun(name, found.name, todo, None, tally, found.protocol)
+            return AnnotateRun(name, found.name, todo, None, tally, found.protocol, notes=found.notes)
         result = annotate(todo, found.judge, found.name, cache, options, found.unavailable)
-        return AnnotateRun(name, found.name, todo, result, None, found.protocol)
+        return AnnotateRun(name, found.name, todo, result, None, found.protocol, notes=found.notes)
 
 
 def _resolve_subset(choice: str) -> Subset:
@@ -268,7 +275,7 @@ def subset_pairs(pairs: list[Pair], subset: Subset) -> list[Pair]:
 def judge_instrument(run: JudgeRunConfig) -> Instrument:
     """The instrument a run's judge is (name and protocol hash), known before anything is judged."""
     with JudgmentCache(run.cache or default_cache_path()) as cache:
-        found = resolve_judge(run.judge, cache, run.alpaca_eval_dir, run.judge_model)
+        found = resolve_judge(run, cache)
     return Instrument(found.name, found.protocol)
 
 
@@ -276,7 +283,7 @@ def live_judge(run: JudgeRunConfig) -> Judge | None:
     """The judge a run would ask; None when only its cached judgments can be used (AlpacaEval's files absent, or
     a judge known only from imports)."""
     with JudgmentCache(run.cache or default_cache_path()) as cache:
-        return resolve_judge(run.judge, cache, run.alpaca_eval_dir, run.judge_model).judge
+        return resolve_judge(run, cache).judge
 
 
 def supersede_judgments(config: AnnotateConfig, todo: list[Pair], before: float) -> int:
@@ -284,7 +291,7 @@ def supersede_judgments(config: AnnotateConfig, todo: list[Pair], before: float)
     has drifted since, they no longer describe it. They are kept in the cache's `superseded` table. How many."""
     options = _options(config.run)
     with JudgmentCache(config.run.cache or default_cache_path()) as cache:
-        found = resolve_judge(config.run.judge, cache, config.run.alpaca_eval_dir, config.run.judge_model)
+        found = resolve_judge(config.run, cache)
         planned = [p for reqs in plan(todo, found.judge, found.name, options) for p in reqs]
         return cache.supersede([k for p in planned for k in (p.key, *p.older())], before)
 
@@ -325,10 +332,12 @@ def run_cache_stats(path: Path | None) -> str:
     width = max([36, *(len(s.judge) + 2 for s in stats)])
     lines = [
         f"{path} ({size:.1f} MB)",
-        f"{'judge':<{width}}{'judgments':>10}{'imported':>10}{'batch':>8}{'failures':>10}{'live $':>10}{'batch $':>10}",
+        f"{'judge':<{width}}{'judgments':>10}{'imported':>10}{'batch':>8}{'failures':>10}{'live $':>10}{'batch $':>10}"
+        f"{'reasoning':>12}",
     ]
     lines += [f"{s.judge:<{width}}{s.judgments:>10}{s.imported:>10}{s.batch:>8}{s.failures:>10}"
-              f"{s.cost - s.batch_cost:>10.2f}{s.batch_cost:>10.2f}" for s in stats]  # fmt: skip
+              f"{s.cost - s.batch_cost:>10.2f}{s.batch_cost:>10.2f}{s.reasoning_tokens:>12,}"
+              for s in stats]  # fmt: skip
     if endpoints:
         lines += ["", f"{'judge':<{width}}{'judgments':>10}  endpoint"]
         lines += [f"{judge:<{width}}{n:>10}  {endpoint}" for judge, endpoint, n in endpoints]

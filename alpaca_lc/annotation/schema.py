@@ -89,4 +89,11 @@ MIGRATIONS = [
     CREATE TABLE superseded AS SELECT * FROM judgments WHERE 0;
     ALTER TABLE superseded ADD COLUMN superseded REAL;
     """,
+    # Reasoning models: the hidden reasoning tokens of a judgment (billed as completion tokens, counted apart), and
+    # what a failed request that was billed all the same cost (an answer cut at the limit, say).
+    """
+    ALTER TABLE judgments ADD COLUMN reasoning_tokens INTEGER;
+    ALTER TABLE superseded ADD COLUMN reasoning_tokens INTEGER;
+    ALTER TABLE failures ADD COLUMN cost REAL NOT NULL DEFAULT 0;
+    """,
 ]

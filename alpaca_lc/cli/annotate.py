@@ -17,6 +17,8 @@ from alpaca_lc.cli.options import (
     extrapolate_option,
     mix_judges_option,
     pace_options,
+    reasoning_options,
+    reasoning_settings,
     subset_option,
 )
 
@@ -68,6 +70,19 @@ _JUDGE_OPTIONS = [
         help="Judge outputs that miss instructions of the eval set (refused without it); the results are "
         "marked partial and are not comparable with full-set rows.",
     ),
+    click.option(
+        "--keep-thinking",
+        is_flag=True,
+        help="Judge outputs whole: a thought between think tags is otherwise split off, and only the answer "
+        "is judged and length-controlled.",
+    ),
+    click.option(
+        "--think-tags",
+        default="<think>,</think>",
+        show_default=True,
+        metavar="OPEN,CLOSE",
+        help="The think tags a thinking model's outputs use.",
+    ),
     click.option("--max-cost", default=None, type=click.FloatRange(min=0), help="Stop before spending past USD."),
     click.option("--both-orders", is_flag=True, help="Judge each pair in both orders; report the flip rate."),
     click.option("--dry-run", is_flag=True, help="Estimate calls, tokens and cost from the cache; call nothing."),
@@ -112,7 +127,17 @@ def judge_options(func: F) -> F:
     """The options `annotate`, `evaluate` and `gate` share."""
     for option in reversed(_JUDGE_OPTIONS):
         func = option(func)
-    return batch_options(pace_options(func))
+    return reasoning_options(batch_options(pace_options(func)))
+
+
+def tags(value: str) -> tuple[str, str]:
+    """`--think-tags OPEN,CLOSE`."""
+    from alpaca_lc.records.thinking import parse_tags
+
+    try:
+        return parse_tags(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--think-tags") from None
 
 
 def _annotate_config(model_outputs: Path, output: Path, opts: dict[str, Any]) -> AnnotateConfig:
@@ -126,10 +151,12 @@ def _annotate_config(model_outputs: Path, output: Path, opts: dict[str, Any]) ->
         max_attempts=opts["max_attempts"], max_cost=opts["max_cost"], both_orders=opts["both_orders"],
         progress=not opts["no_progress"], same_endpoints=opts["same_endpoints"],
         strict_endpoint=opts["strict_endpoint"], context_tokens=opts["context_tokens"], **batch_settings(opts),
+        **reasoning_settings(opts),
     )  # fmt: skip
     return AnnotateConfig(
         model_outputs=model_outputs, reference=opts["reference"], eval_set=opts["eval_set"], name=opts["name"],
         max_instances=opts["max_instances"], subset=opts["subset"], allow_partial=opts["allow_partial"],
+        keep_thinking=opts["keep_thinking"], think_tags=tags(opts["think_tags"]),
         dry_run=opts["dry_run"], output=output, run=run, bridge=opts["bridge"],
     )  # fmt: skip
 
@@ -154,6 +181,8 @@ def annotate(model_outputs: Path, output: Path, **opts: Any) -> None:
     if not opts["dry_run"]:
         check_destinations([output], [model_outputs, opts["reference"], local_eval_set(opts["eval_set"])])
     run = run_annotate(_annotate_config(model_outputs, output, opts))
+    for note in run.notes:
+        click.echo(note, err=True)
     if run.estimate is not None:
         click.echo(run.estimate.estimate_line())
         return
@@ -238,6 +267,8 @@ def evaluate(model_outputs: Path | None, models: tuple[str, ...], generation_see
 def _print_evaluation(run: Any, leaderboard: Path | None) -> None:
     from alpaca_lc.report.tables import render
 
+    for note in run.annotate.notes:
+        click.echo(note, err=True)
     if run.annotate.estimate is not None:  # --dry-run
         click.echo(run.annotate.estimate.estimate_line())
         return

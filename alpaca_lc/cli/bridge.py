@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from alpaca_lc.cli.options import batch_options, batch_settings, calibration_option, eval_set_option
+from alpaca_lc.cli.options import (
+    batch_options,
+    batch_settings,
+    calibration_option,
+    eval_set_option,
+    reasoning_options,
+    reasoning_settings,
+)
 
 _FILE = click.Path(path_type=Path, dir_okay=False)
 
@@ -33,6 +41,7 @@ def bridge() -> None:
 @click.option("--no-progress", is_flag=True, help="No progress bar (a log gets a few plain lines without it).")
 @click.option("--allow-partial", is_flag=True, help="With --panel: judge panel outputs that miss a few instructions.")
 @batch_options
+@reasoning_options
 @eval_set_option
 @click.option("-o", "--output", type=_FILE, default=None, help="The bridge file to write.")
 @calibration_option
@@ -42,7 +51,7 @@ def bridge() -> None:
 def fit(annotations: tuple[Path, ...], official: Path | None, panel: str | None, outputs_dir: Path | None,
         judge: str, judge_model: str | None, concurrency: int, dry_run: bool, cache: Path | None,
         no_progress: bool, eval_set: Path | None, output: Path | None, calibration: str, bootstrap: int,
-        seed: int, allow_partial: bool, **batch: bool | str) -> None:  # fmt: skip
+        seed: int, allow_partial: bool, **more: Any) -> None:  # fmt: skip
     """Fit a bridge from ANNOTATIONS (a panel of models judged by the successor) to the official figures."""
     from alpaca_lc.pipeline.bridge_fit import BridgeFitConfig, run_bridge_fit
     from alpaca_lc.records.bridge import load_panel
@@ -57,8 +66,15 @@ def fit(annotations: tuple[Path, ...], official: Path | None, panel: str | None,
         from alpaca_lc.pipeline.bridge_fit import judge_panel
 
         chosen = load_panel(panel)
-        run = JudgeRunConfig(judge=judge, judge_model=judge_model, cache=cache, concurrency=concurrency,
-                             progress=not no_progress, **batch_settings(batch))  # fmt: skip
+        run = JudgeRunConfig(
+            judge=judge,
+            judge_model=judge_model,
+            cache=cache,
+            concurrency=concurrency,
+            progress=not no_progress,
+            **batch_settings(more),
+            **reasoning_settings(more),
+        )
         annotate = AnnotateConfig(model_outputs=Path("unused"), eval_set=eval_set, dry_run=dry_run, run=run,
                                   allow_partial=allow_partial)  # fmt: skip
         written, lines = judge_panel(chosen, outputs_dir, annotate)

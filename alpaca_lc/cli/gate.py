@@ -7,8 +7,14 @@ from typing import Any, Literal
 
 import click
 
-from alpaca_lc.cli.annotate import judge_options
-from alpaca_lc.cli.options import batch_settings, calibration_option, extrapolate_option, mix_judges_option
+from alpaca_lc.cli.annotate import judge_options, tags
+from alpaca_lc.cli.options import (
+    batch_settings,
+    calibration_option,
+    extrapolate_option,
+    mix_judges_option,
+    reasoning_settings,
+)
 
 _PATH = click.Path(path_type=Path, dir_okay=False)
 _CONFIDENCE = click.FloatRange(0.5, 1, min_open=True, max_open=True)
@@ -76,13 +82,16 @@ def gate(ctx: click.Context, candidate: tuple[Path, ...], **opts: Any) -> None:
 
     run_keys = ("judge", "judge_model", "alpaca_eval_dir", "cache", "concurrency", "timeout", "max_attempts", "tpm",
                 "rpm", "stall_timeout", "same_endpoints", "strict_endpoint", "context_tokens")  # fmt: skip
-    run = JudgeRunConfig(progress=not opts["no_progress"], **{k: opts[k] for k in run_keys}, **batch_settings(opts))
+    run = JudgeRunConfig(progress=not opts["no_progress"], **{k: opts[k] for k in run_keys}, **batch_settings(opts),
+                         **reasoning_settings(opts))  # fmt: skip
     keys = ("previous", "min_lc", "max_drop", "confidence", "on_inconclusive", "allow_flagged", "calibration",
             "bootstrap", "reference", "eval_set", "mix_judges", "subset", "max_instances", "allow_partial",
-            "dry_run", "bridge", "extrapolate", "rejudge_on_drift", "drift_tolerance", "drift_sample")  # fmt: skip
+            "dry_run", "bridge", "extrapolate", "rejudge_on_drift", "drift_tolerance", "drift_sample",
+            "keep_thinking")  # fmt: skip
     drift: Literal["auto", "always", "never"] = (
         "auto" if opts["check_drift"] is None else "always" if opts["check_drift"] else "never")  # fmt: skip
-    config = GateConfig(candidate=candidate, run=run, check_drift=drift, **{k: opts[k] for k in keys})
+    config = GateConfig(candidate=candidate, run=run, check_drift=drift, think_tags=tags(opts["think_tags"]),
+                        **{k: opts[k] for k in keys})  # fmt: skip
     if config.dry_run:
         click.echo(estimate_gate(config).estimate_line())
         return

@@ -30,6 +30,9 @@ _MODEL_OPTIONS = [
     click.option("--ray", default=None, metavar="local|auto|ADDRESS",
                  help="Generate on Ray: a private local instance, the cluster of this machine, or a cluster address."),
     click.option("--base-url", default=None, help="OpenAI-compatible endpoint for the openai backend."),
+    click.option("--reasoning-parser", default=None, metavar="NAME",
+                 help="vLLM's reasoning parser for a thinking model (deepseek_r1, qwen3, openai_gptoss, granite...): "
+                 "the thought is kept apart in `reasoning`, the answer is `output` (vllm, vllm-server)."),
 ]  # fmt: skip
 
 
@@ -44,8 +47,20 @@ def generate_config(model: str, output: Path, seed: int | None, opts: dict[str, 
     """A GenerateConfig from parsed options (unknown ones are ignored: they belong to other stages)."""
     from alpaca_lc.config import GenerateConfig
 
-    fields = set(GenerateConfig.model_fields) - {"model", "output", "seed"}
-    return GenerateConfig(model=model, output=output, seed=seed, **{k: v for k, v in opts.items() if k in fields})
+    fields = set(GenerateConfig.model_fields) - {"model", "output", "seed", "think_tags"}
+    given = opts.get("think_tags")
+    think_tags = None if given is None else _tags(given)
+    return GenerateConfig(model=model, output=output, seed=seed, think_tags=think_tags,
+                          **{k: v for k, v in opts.items() if k in fields})  # fmt: skip
+
+
+def _tags(value: str) -> tuple[str, str]:
+    from alpaca_lc.records.thinking import parse_tags
+
+    try:
+        return parse_tags(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--think-tags") from None
 
 
 @click.command()
@@ -63,6 +78,9 @@ def generate_config(model: str, output: Path, seed: int | None, opts: dict[str, 
               help="Generate for N instructions: those `annotate --max-instances N` judges (AlpacaEval's N: the eval "
                    "set shuffled with its seed 123, the first N).")  # fmt: skip
 @click.option("--name", default=None, help="Generator name written into the outputs.")
+@click.option("--think-tags", default=None, metavar="OPEN,CLOSE",
+              help="The tags a thinking model's thought is between, when no parser or field separates it (default "
+              "<think>,</think>).")  # fmt: skip
 @click.option("--concurrency", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option("--timeout", default=600.0, show_default=True, type=click.FloatRange(min=0, min_open=True))
 @click.option("--max-attempts", default=8, show_default=True, type=click.IntRange(min=1))

@@ -90,6 +90,31 @@ def pace_options(func: F) -> F:
     return func
 
 
+_REASONING_OPTIONS = [
+    click.option("--answer", type=click.Choice(["judge", "verdict"]), default="judge", show_default=True,
+                 help="How the judge's answer is read: its own rule (AlpacaEval 2.0's reads logprobs), or `verdict`, "
+                 "the last of its labels in its text, for judges that give no logprobs (another instrument, named "
+                 "+verdict). A model documented as a reasoning model gets `verdict` anyway, said in one line."),
+    click.option("--reasoning-effort", type=click.Choice(["none", "minimal", "low", "medium", "high", "xhigh"]),
+                 default=None, help="A reasoning judge's reasoning_effort (default: the provider's, medium)."),
+    click.option("--max-completion-tokens", type=click.IntRange(min=1), default=None,
+                 help="A reasoning judge's completion limit, hidden reasoning included (default by effort: 4,096 at "
+                 "low, 8,192 at medium, 16,384 at high). A judgment cut by it fails with cause `length`."),
+]  # fmt: skip
+
+
+def reasoning_options(func: F) -> F:
+    """`--answer`, `--reasoning-effort`, `--max-completion-tokens`: judges that give no logprobs or reason."""
+    for option in reversed(_REASONING_OPTIONS):
+        func = option(func)
+    return func
+
+
+def reasoning_settings(opts: dict[str, Any]) -> dict[str, Any]:
+    """The JudgeRunConfig fields of the reasoning options."""
+    return {k: opts[k] for k in ("answer", "reasoning_effort", "max_completion_tokens")}
+
+
 _BATCH_OPTIONS = [
     click.option("--batch", is_flag=True,
                  help="Judge through the provider's Batch API: half the price, answered within 24 h, outside the live "

@@ -70,8 +70,9 @@ class Completion(Generic[T]):
     value: T
     choice: dict[str, Any]
     prompt_tokens: int
-    completion_tokens: int
+    completion_tokens: int  # as billed: a reasoning model's hidden reasoning tokens included
     latency: float
+    reasoning_tokens: int = 0  # of the completion tokens, those of hidden reasoning
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from alpaca_lc.config import Endpoint
 from alpaca_lc.endpoint.calls import ChatRequest, ClientSettings, Completion, PaceReport, chat_body
 from alpaca_lc.endpoint.inflight import AdaptiveLimit
 from alpaca_lc.endpoint.pacing import Budget, TokenEstimator, parse_duration
-from alpaca_lc.errors import IncompleteError, ModelNotFound, ParseError, UsageError
+from alpaca_lc.errors import IncompleteError, LengthCut, ModelNotFound, ParseError, UsageError
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,8 @@ def cause_of(exc: BaseException) -> str:
         return "connection"
     if isinstance(exc, openai.InternalServerError):
         return "server_error"
+    if isinstance(exc, LengthCut):
+        return "length"
     if isinstance(exc, ParseError | openai.APIResponseValidationError):
         return "malformed"
     if isinstance(exc, openai.APIStatusError):
@@ -94,6 +96,20 @@ def _quota(exc: BaseException | None) -> bool:
 
 def _throttle(exc: BaseException | None) -> bool:
     return exc is not None and cause_of(exc) in ("rate_limit", "overloaded")
+
+
+def _refused_parameter(exc: openai.APIStatusError) -> str | None:
+    """The request parameter an answer refuses (`logprobs`, `max_tokens`, `temperature`, `top_p`...): a model
+    that refuses one for a request refuses it for all. OpenAI names it in `param` (logprobs in the message)."""
+    if exc.status_code not in (400, 403):
+        return None
+    text = _message(exc).lower()
+    if "logprobs" in text and ("not allowed" in text or "not supported" in text or "not enabled" in text):
+        return "logprobs"
+    body = exc.body if isinstance(exc.body, dict) else {}
+    if exc.code in ("unsupported_parameter", "unsupported_value") or "unsupported parameter" in text:
+        return str(body.get("param") or exc.param or "a parameter")
+    return None
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -202,6 +218,15 @@ class ChatClient:
                                  f"{self.scrub(_message(exc))}", model)  # fmt: skip
         if isinstance(exc, openai.AuthenticationError) and self._key == PLACEHOLDER_KEY and self._key_env:
             return IncompleteError(f"the endpoint wants an API key (401): set the environment variable {self._key_env}")
+        refused = _refused_parameter(exc)
+        if refused == "logprobs":
+            return IncompleteError(f"judge model {model} gives no logprobs (it answered {exc.status_code}: "
+                                   f"{self.scrub(_message(exc))}): judge it with --answer verdict, the verdict read "
+                                   "from its text (another instrument); nothing more is sent")  # fmt: skip
+        if refused is not None:
+            return IncompleteError(f"{model} refuses '{refused}' ({exc.status_code}: {self.scrub(_message(exc))}): a "
+                                   "reasoning model is judged with --answer verdict and --reasoning-effort or "
+                                   "--max-completion-tokens; nothing more is sent")  # fmt: skip
         if isinstance(exc, _FATAL):
             return IncompleteError(f"the endpoint refused the request ({cause_of(exc)}): {self.scrub(_message(exc))}")
         if _quota(exc):
@@ -259,12 +284,17 @@ class ChatClient:
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise ParseError("the response has no choices")
-        value = request.parse(choices[0])
+        reasoning = int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
+        try:
+            value = request.parse(choices[0])
+        except ParseError as exc:  # answered and billed, but no usable answer in it
+            exc.billed = (prompt_tokens, completion_tokens)
+            raise
         self._last_success = time.monotonic()
         self.limit.succeeded(level)
         self.limit_successes += 1
         self.tokens_used += prompt_tokens + completion_tokens
-        return Completion(value, choices[0], prompt_tokens, completion_tokens, latency)
+        return Completion(value, choices[0], prompt_tokens, completion_tokens, latency, reasoning)
 
     def _observe(self, headers: Any) -> None:
         """Learn the budget from an answer's headers; the first time its rate is known, the buckets pace the run

@@ -35,6 +35,8 @@ class Generation:
     finish_reason: str
     prompt_tokens: int
     completion_tokens: int
+    reasoning: str | None = None  # the model's thought, apart from its answer (`output`)
+    unclosed: bool = False  # the thought never closed: no answer came
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,8 @@ class ModelConfig(_Closed):
     backend: BackendName = "vllm"
     chat_template: str | None = None  # None: the tokenizer's own template; else a Jinja template file
     system_prompt: str | None = None
+    reasoning_parser: str | None = None  # vLLM's parser of the model's thought (`vllm serve --reasoning-parser`)
+    think_tags: tuple[str, str] = ("<think>", "</think>")  # else the thought is split off by these tags
     sampling: Sampling = Sampling()
     engine: Engine = Engine()
     endpoint: Endpoint = Endpoint()

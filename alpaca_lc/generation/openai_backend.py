@@ -12,6 +12,7 @@ from alpaca_lc.endpoint.running import gather_or_cancel
 from alpaca_lc.errors import IncompleteError
 from alpaca_lc.generation.base import Failure, Generation, GenerationRequest, OnResult
 from alpaca_lc.generation.models import ModelConfig
+from alpaca_lc.records.thinking import Split, split_thought
 
 
 class OpenAIBackend:
@@ -37,17 +38,22 @@ class OpenAIBackend:
     async def _generate(self, requests: list[GenerationRequest], on_result: OnResult) -> None:
         client = ChatClient(self.endpoint, self.client_settings)
         decoding = self.decoding()
+        tags = self.config.think_tags
+
+        def read(choice: dict[str, Any]) -> tuple[Split, str]:
+            return read_answer(choice, tags)
 
         async def one(req: GenerationRequest) -> None:
             try:
-                done = await client.complete(ChatRequest(self.config.model, req.messages, decoding, _read_choice))
+                done = await client.complete(ChatRequest(self.config.model, req.messages, decoding, read))
             except IncompleteError:
                 raise
             except Exception as exc:  # failed for good: reported, and generated again by the next run
                 on_result(Failure(req.index, *describe_failure(exc, client)))
                 return
-            text, reason = done.value
-            on_result(Generation(req.index, text, reason, done.prompt_tokens, done.completion_tokens))
+            split, reason = done.value
+            on_result(Generation(req.index, split.answer, reason, done.prompt_tokens, done.completion_tokens,
+                                 split.thought, split.unclosed))  # fmt: skip
 
         try:
             await gather_or_cancel((one(r) for r in requests), client)
@@ -55,6 +61,12 @@ class OpenAIBackend:
             await client.close()
 
 
-def _read_choice(choice: dict[str, Any]) -> tuple[str, str]:
-    text = (choice.get("message") or {}).get("content") or ""
-    return text.strip(), str(choice.get("finish_reason") or "stop")
+def read_answer(choice: dict[str, Any], tags: tuple[str, str]) -> tuple[Split, str]:
+    """The answer and the thought of one choice, and why it stopped: the thought from the message's own field
+    where the server puts it apart (vLLM's `reasoning`, formerly `reasoning_content`), else split off the text by
+    the think tags (`records.thinking`)."""
+    message = choice.get("message") or {}
+    text = (message.get("content") or "").strip()
+    apart = message.get("reasoning") or message.get("reasoning_content")
+    split = Split(text, str(apart)) if apart else split_thought(text, tags)
+    return split, str(choice.get("finish_reason") or "stop")

@@ -17,8 +17,9 @@ from typing import Any
 
 from alpaca_lc import __version__
 from alpaca_lc.config import Endpoint, GenerateConfig
-from alpaca_lc.endpoint.calls import ClientSettings
-from alpaca_lc.errors import IncompleteError, InputError
+from alpaca_lc.endpoint.calls import ClientSettings, base_url
+from alpaca_lc.endpoint.models import retired_line, retirement
+from alpaca_lc.errors import IncompleteError, InputError, UsageError
 from alpaca_lc.generation.base import Failure, Generation, GenerationRequest, load_backend
 from alpaca_lc.generation.models import ModelConfig, load_model_config
 from alpaca_lc.progress import Progress
@@ -39,14 +40,19 @@ class GenerateRun:
     failures: Counter[str] = field(default_factory=Counter)
     failure_samples: dict[str, str] = field(default_factory=dict)  # the first message of each cause
     seconds: float = 0.0
+    thoughts: int = 0  # answers with a thought kept apart (`reasoning`)
+    unclosed: int = 0  # thoughts that never closed: empty answers
 
     def summary(self) -> str:
         """One line for stderr."""
         if self.reused:
             return f"{self.output}: complete outputs with the same settings exist; nothing generated"
         rate = self.generated / self.seconds if self.seconds > 0 else 0.0
+        thinking = "" if not self.thoughts else (
+            f"; {self.thoughts} thoughts kept apart in `reasoning`"
+            + (f", {self.unclosed} of them never closed (their output is empty)" if self.unclosed else ""))  # fmt: skip
         return (f"generated {self.generated} ({rate:.1f}/s), kept {self.resumed} from an interrupted run, "
-                f"wrote {self.output}")  # fmt: skip
+                f"wrote {self.output}{thinking}")  # fmt: skip
 
 
 def resolve_model(config: GenerateConfig) -> ModelConfig:
@@ -70,7 +76,21 @@ def resolve_model(config: GenerateConfig) -> ModelConfig:
         update["endpoint"] = Endpoint(base_url=config.base_url, api_key_env=model.endpoint.api_key_env)
     if config.name is not None:
         update["name"] = config.name
+    if config.reasoning_parser is not None:
+        update["reasoning_parser"] = config.reasoning_parser
+    if config.think_tags is not None:
+        update["think_tags"] = config.think_tags
     return model.model_copy(update=update)
+
+
+def check_not_retired(model: ModelConfig) -> None:
+    """Refuse (exit 2), before any call, a model its provider has retired, asked at that provider's API (a local or
+    other server that still serves the name is asked as usual)."""
+    if model.backend != "openai":
+        return
+    facts = retirement(model.model, base_url(model.endpoint))
+    if facts is not None:
+        raise UsageError(retired_line(facts, "generator"))
 
 
 def messages_for(model: ModelConfig, instruction: str) -> list[dict[str, str]]:
@@ -85,6 +105,9 @@ def settings_hash(model: ModelConfig, items: list[EvalItem]) -> str:
     serving = {"server_start_timeout", "data_parallel_size", "tensor_parallel_size", "pipeline_parallel_size",
                "gpu_memory_utilization"}  # fmt: skip
     relevant = model.model_dump(exclude={"endpoint": True, "backend": True, "engine": serving})
+    for name, default in (("reasoning_parser", None), ("think_tags", ("<think>", "</think>"))):
+        if relevant[name] == default:  # as outputs were made before these settings existed: they reuse and resume
+            del relevant[name]
     relevant["instructions"] = hashlib.sha256("\0".join(i.instruction for i in items).encode()).hexdigest()
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -112,6 +135,8 @@ class GenerationJob:
             self.progress.update(0, failed=sum(self.run.failures.values()))
             return
         record = _record(result, self.items[result.index], self.model.name)
+        self.run.thoughts += result.reasoning is not None
+        self.run.unclosed += result.unclosed
         self.partial.append(record)
         self.done[record["instruction"]] = record
         self.run.generated += 1
@@ -156,6 +181,7 @@ def plan_generation(config: GenerateConfig) -> GenerationPlan:
     digest = settings_hash(model, items)
     if _complete_with(config.output, digest):
         return GenerationPlan(model, items, len(items))
+    check_not_retired(model)
     partial = _Partial(config.output.with_name(config.output.name + ".partial.jsonl"), digest)
     done = partial.load(create=False)
     return GenerationPlan(model, items, sum(it.instruction in done for it in items))
@@ -177,6 +203,7 @@ def prepare_generation(config: GenerateConfig) -> GenerationJob | GenerateRun:
     if _complete_with(config.output, digest):
         run.reused = True
         return run
+    check_not_retired(model)
     partial_file = _Partial(partial, digest)
     done = partial_file.load()
     run.resumed = len(done)
@@ -260,9 +287,13 @@ def _generate_here(job: GenerationJob) -> None:
 
 
 def _record(result: Generation, item: EvalItem, name: str) -> dict[str, Any]:
-    return {"instruction": item.instruction, "output": result.output.strip(), "generator": name,
-            "dataset": item.dataset, "finish_reason": result.finish_reason,
-            "prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens}  # fmt: skip
+    record = {"instruction": item.instruction, "output": result.output.strip(), "generator": name,
+              "dataset": item.dataset, "finish_reason": result.finish_reason,
+              "prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens}  # fmt: skip
+    if result.reasoning is not None:
+        record["reasoning"] = result.reasoning
+        record["reasoning_unclosed"] = result.unclosed
+    return record
 
 
 def _sidecar(output: Path) -> Path:
@@ -285,7 +316,9 @@ def _metadata(model: ModelConfig, records: list[dict[str, Any]], digest: str, ru
         "generator": model.name, "backend": model.backend, "model": model.model_dump(), "settings_hash": digest,
         "versions": versions,
         "counts": {"instructions": len(records), "empty": sum(not r["output"] for r in records),
-                   "truncated": sum(r["finish_reason"] == "length" for r in records)},
+                   "truncated": sum(r["finish_reason"] == "length" for r in records),
+                   "thoughts": sum("reasoning" in r for r in records),
+                   "unclosed_thoughts": sum(bool(r.get("reasoning_unclosed")) for r in records)},
         "tokens": {"prompt": sum(r["prompt_tokens"] for r in records),
                    "completion": sum(r["completion_tokens"] for r in records)},
         "seconds": run.seconds, "generated_now": run.generated, "resumed": run.resumed,
@@ -311,6 +344,9 @@ class _Partial:
         except json.JSONDecodeError:
             header = {}
         if header.get("settings_hash") != self.digest:
+            if not any(line.strip() for line in lines[1:]) and create:  # nothing kept: nothing to lose
+                self.path.write_text(json.dumps({"settings_hash": self.digest}) + "\n", encoding="utf-8")
+                return {}
             raise InputError("holds outputs made with other settings: delete it, or re-run with the same settings",
                              path=self.path)  # fmt: skip
         done = {}

@@ -9,6 +9,7 @@ sweeps of models and engines bigger than a node run on Ray (`ray_backend.py`).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from alpaca_lc.endpoint.calls import ClientSettings
 from alpaca_lc.errors import IncompleteError, UsageError
 from alpaca_lc.generation.base import Generation, GenerationRequest, OnResult
 from alpaca_lc.generation.models import ModelConfig
+from alpaca_lc.records.thinking import Split, split_thought
 
 CHUNK = 512  # prompts per LLM.chat call: enough to keep the GPU batch full
 
@@ -68,13 +70,58 @@ def sampling_arguments(config: ModelConfig) -> dict[str, Any]:
     return args
 
 
+@dataclass(frozen=True)
+class Thoughts:
+    """How a thinking model's thought is split off its answer: vLLM's own reasoning parser by name (the one
+    `vllm serve --reasoning-parser` uses: `<think>` models, gpt-oss's channels, Kimi's, Granite's...), else the think
+    tags (`records.thinking`). `sampling`: what the parser needs of the decoding (special tokens kept, for one)."""
+
+    parser: Any
+    request: Any
+    tags: tuple[str, str]
+    sampling: dict[str, Any]
+
+    @staticmethod
+    def of(config: ModelConfig, llm: Any) -> Thoughts:
+        """For a model config and its engine (whose tokenizer the parser reads)."""
+        if config.reasoning_parser is None:
+            return Thoughts(None, None, config.think_tags, {})
+        from vllm.entrypoints.openai.chat_completion.protocol import (  # type: ignore[import-not-found, unused-ignore]
+            ChatCompletionRequest,
+        )
+        from vllm.reasoning import ReasoningParserManager  # type: ignore[import-not-found, unused-ignore]
+
+        try:
+            parser_class = ReasoningParserManager.get_reasoning_parser(config.reasoning_parser)
+        except KeyError:
+            known = ", ".join(ReasoningParserManager.list_registered())
+            raise UsageError(f"vLLM has no reasoning parser {config.reasoning_parser!r} (it has: {known})") from None
+        parser = parser_class(llm.get_tokenizer())
+        # A parser may ask the decoding to keep the special tokens its markers are (the server does the same).
+        empty = [{"role": "user", "content": ""}]
+        request = parser.adjust_request(ChatCompletionRequest(model=config.model, messages=empty))
+        sampling = {"skip_special_tokens": request.skip_special_tokens,
+                    "spaces_between_special_tokens": request.spaces_between_special_tokens}  # fmt: skip
+        return Thoughts(parser, request, config.think_tags, sampling)
+
+    def split(self, text: str) -> Split:
+        """The answer and the thought of one output."""
+        if self.parser is None:
+            return split_thought(text.strip(), self.tags)
+        reasoning, content = self.parser.extract_reasoning(text, self.request)
+        closing = getattr(self.parser, "end_token", None)
+        unclosed = content is None and reasoning is not None and (closing is None or closing not in text)
+        return Split((content or "").strip(), reasoning, unclosed)
+
+
 class VLLMEngine:
     """One `vllm.LLM` for a model config, answering chunks of requests (in this process or a Ray actor)."""
 
     def __init__(self, config: ModelConfig, extra_engine_arguments: dict[str, Any] | None = None) -> None:
         vllm = _import_vllm()
         self.llm = vllm.LLM(**engine_arguments(config), **(extra_engine_arguments or {}))
-        self.params = vllm.SamplingParams(**sampling_arguments(config))
+        self.thoughts = Thoughts.of(config, self.llm)
+        self.params = vllm.SamplingParams(**sampling_arguments(config), **self.thoughts.sampling)
         self.template = Path(config.chat_template).read_text(encoding="utf-8") if config.chat_template else None
 
     def generate(self, chunk: list[GenerationRequest]) -> list[Generation]:
@@ -86,8 +133,10 @@ class VLLMEngine:
         answers = []
         for req, out in zip(chunk, outputs, strict=True):
             best = out.outputs[0]
-            answers.append(Generation(req.index, best.text.strip(), best.finish_reason or "stop",
-                                      len(out.prompt_token_ids or ()), len(best.token_ids or ())))  # fmt: skip
+            split = self.thoughts.split(best.text)
+            answers.append(Generation(req.index, split.answer, best.finish_reason or "stop",
+                                      len(out.prompt_token_ids or ()), len(best.token_ids or ()), split.thought,
+                                      split.unclosed))  # fmt: skip
         return answers
 
 

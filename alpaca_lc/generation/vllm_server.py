@@ -61,6 +61,8 @@ def serve_command(config: ModelConfig, port: int) -> list[str]:
         cmd += ["--seed", str(config.sampling.seed)]
     if config.chat_template:
         cmd += ["--chat-template", config.chat_template]
+    if config.reasoning_parser:  # the thought comes apart, in the message's `reasoning` field
+        cmd += ["--reasoning-parser", config.reasoning_parser]
     if e.trust_remote_code:
         cmd.append("--trust-remote-code")
     return cmd

@@ -67,8 +67,8 @@ def judge_panel(
         written.append(path)
     if not annotate.dry_run:
         return written, []
-    have = "" if not absent else (f"; {len(absent)} not found under {outputs_dir} are estimated at their published "
-                                  "average length")  # fmt: skip
+    where = "with no --outputs-dir" if outputs_dir is None else f"not found under {outputs_dir}"
+    have = "" if not absent else f"; {len(absent)} {where} are estimated at their published average length"
     return [], [f"panel {panel.name}: {len(panel.official)} models ({panel.description})",
                 "models: " + ", ".join(located) + have, total.estimate_line(),
                 f"at the batch price (--batch): ~${total.estimated_batch_cost:.2f}"]  # fmt: skip

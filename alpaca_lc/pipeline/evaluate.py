@@ -104,7 +104,7 @@ def _resolve(config: EvaluateConfig) -> _Inputs:
     instrument = judge_instrument(config.annotate.run)
     board = None if config.leaderboard is None else read_leaderboard(config.leaderboard, ("length_controlled_winrate",))
     others = board_instruments(board) if board is not None else []
-    name, pairs, coverage = build_pairs(config.annotate)
+    name, pairs, coverage, thinking = build_pairs(config.annotate)
     if not config.annotate.dry_run:  # the results folder can be written, and holds none of the inputs
         folder = config.output_dir / name / str(instrument.judge)
         given = config.annotate
@@ -124,7 +124,7 @@ def _resolve(config: EvaluateConfig) -> _Inputs:
     if unnamed:
         notes.append(f"{config.leaderboard} names no judge (AlpacaEval's leaderboards do not): its {len(others)} rows "
                      f"are taken to be on the scale of {ranked}")  # fmt: skip
-    notes += calibration_notes(calibration, [instrument])
+    notes += calibration_notes(calibration, [instrument]) + list(thinking)
     keys = instruction_keys(p.instruction for p in pairs)
     subset, todo = None, pairs
     if config.annotate.subset is not None:  # the subset must know every instruction; only its pairs are judged

@@ -9,6 +9,7 @@ from pathlib import Path
 from alpaca_lc.errors import InputError
 from alpaca_lc.records.jsonio import read_json_records
 from alpaca_lc.records.table import require_str
+from alpaca_lc.records.thinking import DEFAULT_TAGS, Split, split_thought
 
 
 @dataclass(frozen=True)
@@ -32,20 +33,49 @@ class Coverage:
 
 @dataclass(frozen=True)
 class ModelOutput:
-    """One line of `model_outputs.json`."""
+    """One line of `model_outputs.json`: `output` is the answer, any thought apart (`records.thinking`)."""
 
     instruction: str
     output: str
     generator: str
     dataset: str | None = None
+    thought: str | None = None  # split off the output read (its `reasoning` field holds one written apart)
+    unclosed: bool = False  # the thought never closed: no answer
 
 
-def read_model_outputs(path: Path, *, name: str | None = None) -> list[ModelOutput]:
-    """Read `model_outputs.json` (or JSONL): `instruction`, `output`, optional `generator`, `dataset`.
+@dataclass(frozen=True)
+class Thinking:
+    """How many outputs of a file held a thought that was split off, and how many thoughts never closed."""
+
+    stripped: int
+    unclosed: int
+
+    def notes(self, path: Path) -> list[str]:
+        """What the user must be told."""
+        notes = []
+        if self.stripped:
+            notes.append(f"{path}: {self.stripped} outputs held a thought (think tags): only the answer after it is "
+                         "judged and length-controlled (--keep-thinking judges the whole text)")  # fmt: skip
+        if self.unclosed:
+            notes.append(f"{path}: {self.unclosed} outputs' thought never closed: no answer came, they are judged "
+                         "as empty answers")  # fmt: skip
+        return notes
+
+
+def thinking_of(outputs: Sequence[ModelOutput]) -> Thinking:
+    """The thoughts split off a file's outputs as it was read."""
+    return Thinking(sum(o.thought is not None for o in outputs), sum(o.unclosed for o in outputs))
+
+
+def read_model_outputs(path: Path, *, name: str | None = None, tags: tuple[str, str] | None = DEFAULT_TAGS
+                       ) -> list[ModelOutput]:  # fmt: skip
+    """Read `model_outputs.json` (or JSONL): `instruction`, `output`, optional `generator`, `dataset`; an output that
+    holds a thought between `tags` is read as its answer, the thought apart.
 
     Args:
         path: the file.
         name: the generator name to use; defaults to the records' `generator`, else the file's stem.
+        tags: the think tags (None: outputs are taken whole, `--keep-thinking`).
     """
     records = read_json_records(path)
     outputs: list[ModelOutput] = []
@@ -60,7 +90,9 @@ def read_model_outputs(path: Path, *, name: str | None = None) -> list[ModelOutp
         seen[instruction] = i
         generator = name or rec.get("generator") or path.stem
         dataset = rec.get("dataset")
-        outputs.append(ModelOutput(instruction, output, str(generator), dataset if isinstance(dataset, str) else None))
+        split = split_thought(output, tags) if tags is not None else Split(output, None)
+        outputs.append(ModelOutput(instruction, split.answer, str(generator), dataset if isinstance(dataset, str)
+                                   else None, split.thought, split.unclosed))  # fmt: skip
     return outputs
 
 

@@ -28,6 +28,8 @@ import numpy as np
 from alpaca_lc.annotation.plan import Pair
 from alpaca_lc.annotation.run import live_judge, run_annotate, supersede_judgments
 from alpaca_lc.config import AnnotateConfig, GateConfig
+from alpaca_lc.endpoint.calls import base_url
+from alpaca_lc.endpoint.models import retirement
 from alpaca_lc.errors import IncompleteError, UsageError
 from alpaca_lc.records.table import instruction_keys
 from alpaca_lc.stats.drift import DriftTest, flip_test
@@ -102,20 +104,26 @@ def tolerance_of(judge: Judge, config: GateConfig) -> float:
     return DETERMINISTIC_TOLERANCE if judge.answer.kind == "logprob" else SAMPLED_TOLERANCE
 
 
-def check_drift(pending: list[PendingSample], previous: Release, config: GateConfig, now: float) -> DriftCheck | None:
-    """Re-judge a sample of the previous release's judgments and test the judge's agreement with itself, when due.
+def check_drift(candidate: list[PendingSample], pending: list[PendingSample], previous: Release, config: GateConfig,
+                now: float) -> DriftCheck | None:  # fmt: skip
+    """Re-judge a sample of the previous release's judgments and test the judge's agreement with itself, when due:
+    only when the candidate is judged now (a candidate given as annotations was judged whenever it was, and the
+    judge of now says nothing of that one).
 
     Args:
+        candidate: the candidate's files, as read.
         pending: the previous release's files, as read.
         previous: the previous release, judged.
         config: the gate configuration.
         now: when this gate run started.
     """
+    if all(sample.job is None for sample in candidate) and config.check_drift != "always":
+        return None
     judge = live_judge(config.run)
     reason = drift_due(config, None if judge is None else judge.model, previous.judged_at, now)
     if reason is None:
         return None
-    if judge is None:
+    if judge is None or retirement(judge.model, base_url(judge.endpoint)) is not None:
         if config.check_drift == "always":
             raise UsageError("--check-drift re-judges the previous release, and this judge cannot be asked (retired, "
                              "or AlpacaEval's files are not installed)")  # fmt: skip
@@ -127,13 +135,18 @@ def check_drift(pending: list[PendingSample], previous: Release, config: GateCon
     return DriftCheck(reason, flip_test(old, new, tolerance_of(judge, config)))
 
 
-def estimate_check(pending: list[PendingSample], config: GateConfig, now: float) -> Tally | None:
+def estimate_check(candidate: list[PendingSample], pending: list[PendingSample], config: GateConfig, now: float
+                   ) -> Tally | None:  # fmt: skip
     """What the drift check would cost (`--dry-run`) when it is due whatever the judgments' age: under an alias,
     for annotations of unknown age, or with `--check-drift` (the age of cached judgments is known only when they
     are read: a month-old previous release adds its sample then)."""
+    if all(sample.job is None for sample in candidate) and config.check_drift != "always":
+        return None
     judge = live_judge(config.run)
     judged_at = None if any(p.job is None for p in pending) else now
-    if judge is None or drift_due(config, judge.model, judged_at, now) is None:
+    if judge is None or retirement(judge.model, base_url(judge.endpoint)) is not None:
+        return None
+    if drift_due(config, judge.model, judged_at, now) is None:
         return None
     annotate, pairs, _ = _sample(pending[0], None, config, now)
     return run_annotate(annotate.model_copy(update={"dry_run": True}), (pending[0].name, pairs)).estimate

@@ -80,7 +80,7 @@ def estimate_gate(config: GateConfig) -> Tally:
             estimate = run_annotate(annotate, (sample.name, pairs)).estimate
             assert estimate is not None
             total = total + estimate
-    check = estimate_check(previous, config, time.time()) if previous else None
+    check = estimate_check(candidate, previous, config, time.time()) if previous else None
     return total if check is None else total + check
 
 
@@ -110,7 +110,7 @@ def run_gate(config: GateConfig) -> GateResult:
     previous = finish_release(pending_previous, calibration) if pending_previous else None
     drift = None
     if previous is not None and pending_previous:
-        drift = check_drift(pending_previous, previous, config, started)
+        drift = check_drift(pending, pending_previous, previous, config, started)
         if drift is not None and drift.drifted:
             if not config.rejudge_on_drift:
                 raise stop_line(drift)

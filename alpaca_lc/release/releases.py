@@ -147,8 +147,9 @@ def _read_sample(path: Path, config: GateConfig, calibration: Calibration, subse
     else:
         annotate = AnnotateConfig(model_outputs=path, reference=config.reference, eval_set=config.eval_set,
                                   run=config.run, max_instances=config.max_instances, subset=config.subset,
-                                  allow_partial=config.allow_partial or previous, dry_run=config.dry_run)  # fmt: skip
-        name, pairs, coverage = build_pairs(annotate)
+                                  allow_partial=config.allow_partial or previous, keep_thinking=config.keep_thinking,
+                                  think_tags=config.think_tags, dry_run=config.dry_run)  # fmt: skip
+        name, pairs, coverage, _ = build_pairs(annotate)
         instructions = [p.instruction for p in pairs]
         out1, out2 = [p.output_1 for p in pairs], [p.output_2 for p in pairs]
         prefs, job = None, (annotate, pairs if subset is None else subset_pairs(pairs, subset))

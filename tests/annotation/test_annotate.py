@@ -109,7 +109,8 @@ def test_missing_api_key_is_one_line_for_openai_and_a_placeholder_elsewhere(
     cli: Cli, workspace: Workspace, server: LocalServer, tmp_path: Path
 ) -> None:
     openai_endpoint = {**workspace.env(server), "OPENAI_API_KEY": "", "OPENAI_BASE_URL": None}
-    result = cli("annotate", workspace.outputs, "--max-instances", "3", env=openai_endpoint)  # type: ignore[arg-type]
+    living = ("--judge-model", "gpt-5.4-mini", "--answer", "verdict")  # AlpacaEval 2.0's own is retired there
+    result = cli("annotate", workspace.outputs, "--max-instances", "3", *living, env=openai_endpoint)  # type: ignore[arg-type]
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
         "error: the endpoint needs an API key: set the environment variable OPENAI_API_KEY"

@@ -64,7 +64,7 @@ def test_a_batch_run_is_the_live_run_at_half_the_price(cli: Cli, workspace: Work
     lines = stats_out.stdout.strip().splitlines()
     row = lines[2].split()  # the judge's row; then a table of the endpoints its judgments came from
     assert lines[-1].split()[1:] == ["805", "http://127.0.0.1/v1"]
-    assert row[1:4] == ["805", "0", "805"] and float(row[-2]) == 0 and float(row[-1]) == pytest.approx(
+    assert row[1:4] == ["805", "0", "805"] and float(row[-3]) == 0 and float(row[-2]) == pytest.approx(
         _spent(batch.stderr), abs=0.01)  # fmt: skip
 
 

@@ -65,7 +65,10 @@ def test_vllm_backend_contract(stand_in_vllm: None, cli: Cli, tmp_path: Path) ->
     assert all(r["output"].startswith("reply to " + r["instruction"].split()[0]) for r in records)
     assert all(r["output"] == r["output"].strip() and r["finish_reason"] == "length" for r in records)
     meta = json.loads((tmp_path / "outputs.meta.json").read_text())
-    assert meta["counts"] == {"instructions": 7, "empty": 0, "truncated": 7} and meta["backend"] == "vllm"
+    assert (
+        meta["counts"] == {"instructions": 7, "empty": 0, "truncated": 7, "thoughts": 0, "unclosed_thoughts": 0}
+        and meta["backend"] == "vllm"
+    )
 
 
 def test_missing_vllm_says_how_to_install(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

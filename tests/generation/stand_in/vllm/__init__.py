@@ -20,7 +20,8 @@ class SamplingParams:
     """Records its keyword arguments, like vLLM's (n, temperature, top_p, max_tokens, seed, ...)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        allowed = {"n", "temperature", "top_p", "top_k", "max_tokens", "seed", "stop"}
+        allowed = {"n", "temperature", "top_p", "top_k", "max_tokens", "seed", "stop", "skip_special_tokens",
+                   "spaces_between_special_tokens"}  # fmt: skip
         unknown = set(kwargs) - allowed
         if unknown:
             raise TypeError(f"unexpected SamplingParams arguments {unknown}")
@@ -49,6 +50,10 @@ class LLM:
         self.model = model
         self.max_tokens = 0
 
+    def get_tokenizer(self) -> dict[str, int]:
+        """vLLM's `LLM.get_tokenizer`: here a vocabulary is enough for the stand-in's reasoning parser."""
+        return {"<think>": 1, "</think>": 2}
+
     def chat(
         self,
         messages: list[list[dict[str, str]]],
@@ -67,6 +72,8 @@ class LLM:
             words = f"  reply to {conversation[-1]['content']} with several words from {self.model}  ".split(" ")
             cut = len([w for w in words if w]) > limit
             text = " ".join(words[: limit + 2]) if cut else " ".join(words)
+            if os.environ.get("STAND_IN_VLLM_THINK"):  # a thinking model: its thought first, as R1 writes it
+                text = f"<think>\nfirst I consider {conversation[-1]['content'][:20]}\n</think>\n\n{text.strip()}"
             outputs.append(
                 RequestOutput(
                     [1, 2, 3], [CompletionOutput(text, list(range(min(limit, 9))), "length" if cut else "stop")]
