@@ -6,6 +6,14 @@ from pathlib import Path
 
 import click
 
+_CACHE_OPTION = click.option(
+    "--cache",
+    "cache_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The judgment cache (default: $ALPACA_LC_CACHE, else the user cache folder's).",
+)
+
 
 @click.group()
 def cache() -> None:
@@ -15,13 +23,7 @@ def cache() -> None:
 @cache.command("import")
 @click.argument("annotations", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--judge", default=None, help="Judge name to file them under (default: each record's annotator).")
-@click.option(
-    "--cache",
-    "cache_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="The judgment cache (default: $ALPACA_LC_CACHE, else the user cache folder's).",
-)
+@_CACHE_OPTION
 def import_(annotations: tuple[Path, ...], judge: str | None, cache_path: Path | None) -> None:
     """Load AlpacaEval annotations so that judging the same outputs again costs nothing."""
     from alpaca_lc.annotation.run import run_cache_import
@@ -31,13 +33,7 @@ def import_(annotations: tuple[Path, ...], judge: str | None, cache_path: Path |
 
 
 @cache.command()
-@click.option(
-    "--cache",
-    "cache_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="The judgment cache (default: $ALPACA_LC_CACHE, else the user cache folder's).",
-)
+@_CACHE_OPTION
 def stats(cache_path: Path | None) -> None:
     """Counts, spend and size per judge."""
     from alpaca_lc.annotation.run import run_cache_stats
