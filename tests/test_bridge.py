@@ -254,6 +254,7 @@ def test_a_panel_file_is_judged_and_bridged_in_one_command(shared: Path, tmp_pat
                 "ALPACA_LC_CACHE": str(tmp_path / "c.sqlite")}, "bridge", "fit", "--panel", tmp_path / "panel.json",
                "--judge-model", "gpt-5.4-mini", "--answer", "verdict", "--dry-run")  # fmt: skip
     assert dry.returncode == 0 and "dry run: 4025 judgments needed" in dry.stdout and "batch price" in dry.stdout
+    assert "models: " in dry.stdout and "5 with no --outputs-dir are estimated" in dry.stdout  # every one named
     for path in _outputs(shared, tmp_path):
         if path.stem in models:
             (tmp_path / "results" / path.stem).mkdir(parents=True)

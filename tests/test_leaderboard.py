@@ -73,6 +73,17 @@ def test_judges_never_mix_silently(run_cli: RunCli, synthetic: Synthetic) -> Non
     other = [r | {"annotator_protocol": "ffffffffffff"} for r in synthetic.annotations("c", 0.0)]
     again = [*paths[:1], synthetic.write("modified.json", [r | {"annotator": official[0]["annotator"]} for r in other])]
     assert CliRunner().invoke(main, ["leaderboard", *map(str, again), *common]).exit_code == 2
+    # --judge picks one judge's annotations from a folder that holds two; a judge not there is named, with those that
+    # are (the files here sit directly in the folder, as a loop of `annotate -o DIR/<model>.json` writes them).
+    folder = synthetic.root / "two_judges"
+    folder.mkdir()
+    for path in paths:
+        path.rename(folder / path.name)
+    one = run_cli("leaderboard", folder, *common, "--judge", "alpaca_lc_pairwise_gpt4_turbo")
+    assert one.exit_code == 0 and list(pd.read_csv(io.StringIO(one.stdout)).model) == ["b"]
+    none = CliRunner().invoke(main, ["leaderboard", str(folder), *common, "--judge", "no_such_judge"])
+    assert none.exit_code == 2 and "judges found: alpaca_lc_pairwise_gpt4_turbo, weighted_alpaca_eval_gpt4_turbo" in (
+        none.stderr)  # fmt: skip
 
 
 def test_calibration_fitted_on_another_judge_is_said(run_cli: RunCli, synthetic: Synthetic, tmp_path: Path) -> None:

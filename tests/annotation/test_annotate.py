@@ -150,6 +150,10 @@ def test_evaluate_writes_results_and_ranks(cli: Cli, workspace: Workspace, serve
     assert len(json.loads((folder / "annotations.json").read_text())) == 805
     assert (folder / "leaderboard.csv").read_text().startswith("model,win_rate")
     assert "| test-model |" in result.stdout and "rank by LC: 2 of 3" in result.stdout
+    # A leaderboard that names no judge (AlpacaEval's own CSV) is said once, not row by row.
+    (note,) = [line for line in result.stderr.splitlines() if "names no judge" in line]
+    assert note.endswith("its 2 rows are taken to be on the scale of weighted_alpaca_eval_gpt4_turbo (protocol "
+                         "ec705185d7eb)")  # fmt: skip
 
 
 def test_evaluate_prints_screening_flags(cli: Cli, tmp_path: Path, server: LocalServer) -> None:
