@@ -21,7 +21,8 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from alpaca_lc.annotation.parse import Answer
-from alpaca_lc.endpoint.models import is_reasoning
+from alpaca_lc.endpoint.calls import base_url
+from alpaca_lc.endpoint.models import is_reasoning, retirement
 
 if TYPE_CHECKING:
     from alpaca_lc.annotation.cache import JudgmentCache
@@ -37,6 +38,11 @@ _NOT_FOR_REASONING = ("max_tokens", "temperature", "top_p", "logprobs", "top_log
 # of the judge (then their mean is used): an assumption, said as one where it is printed.
 ASSUMED_REASONING = {"none": 0, "minimal": 100, "low": 400, "medium": 1500, "high": 5000, "xhigh": 10000}
 VERDICT_OUTPUT = 40  # visible tokens of a verdict with its reasons, for estimates
+
+
+def is_retired(judge: Judge) -> bool:
+    """Whether the judge's model is retired by its provider and the judge is asked at that provider's API."""
+    return retirement(judge.model, base_url(judge.endpoint)) is not None
 
 
 def adapt(judge: Judge, run: JudgeRunConfig) -> tuple[Judge, list[str]]:

@@ -25,11 +25,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from alpaca_lc.annotation.adapt import is_retired
 from alpaca_lc.annotation.plan import Pair
 from alpaca_lc.annotation.run import live_judge, run_annotate, supersede_judgments
 from alpaca_lc.config import AnnotateConfig, GateConfig
-from alpaca_lc.endpoint.calls import base_url
-from alpaca_lc.endpoint.models import retirement
 from alpaca_lc.errors import IncompleteError, UsageError
 from alpaca_lc.records.table import instruction_keys
 from alpaca_lc.stats.drift import DriftTest, flip_test
@@ -123,7 +122,7 @@ def check_drift(candidate: list[PendingSample], pending: list[PendingSample], pr
     reason = drift_due(config, None if judge is None else judge.model, previous.judged_at, now)
     if reason is None:
         return None
-    if judge is None or retirement(judge.model, base_url(judge.endpoint)) is not None:
+    if judge is None or is_retired(judge):
         if config.check_drift == "always":
             raise UsageError("--check-drift re-judges the previous release, and this judge cannot be asked (retired, "
                              "or AlpacaEval's files are not installed)")  # fmt: skip
@@ -144,7 +143,7 @@ def estimate_check(candidate: list[PendingSample], pending: list[PendingSample],
         return None
     judge = live_judge(config.run)
     judged_at = None if any(p.job is None for p in pending) else now
-    if judge is None or retirement(judge.model, base_url(judge.endpoint)) is not None:
+    if judge is None or is_retired(judge):
         return None
     if drift_due(config, judge.model, judged_at, now) is None:
         return None
