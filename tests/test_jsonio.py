@@ -51,3 +51,12 @@ def test_a_file_that_is_not_utf8_is_named_with_the_byte_offset(tmp_path: Path) -
         offset = raw.index(b"\xe9")
         assert f"not valid UTF-8 at byte {offset} (line " in str(info.value) and str(path) in str(info.value)
     assert offset != 0
+
+
+def test_jsonl_lines_split_on_newline_only(tmp_path: Path) -> None:
+    """A JSONL string may hold U+2028, U+0085 or a form feed unescaped (ensure_ascii=False writers do): they are
+    not line breaks, and Windows line ends are."""
+    rows = [{"answer": "one\u2028two\x85three\x0cfour"}, {"answer": "plain"}]
+    path = tmp_path / "a.jsonl"
+    path.write_bytes("\r\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode())
+    assert read_json_records(path) == rows

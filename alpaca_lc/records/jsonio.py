@@ -62,7 +62,9 @@ def read_json_records(path: Path) -> list[dict[str, Any]]:
 
 def _parse_jsonl(text: str, path: Path) -> list[dict[str, Any]]:
     records = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    # JSON Lines are separated by "\n" alone: str.splitlines() would also split inside strings holding
+    # U+2028, U+0085 or a form feed, which real answers contain (o3-mini's Arena-Hard answers do).
+    for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
