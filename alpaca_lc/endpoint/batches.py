@@ -154,7 +154,8 @@ class BatchClient:
             if file_id:
                 with _one_line(f"reading batch {state.id}'s results"):
                     text = self._openai.files.content(file_id).text
-                found += [_answer(json.loads(raw)) for raw in text.splitlines() if raw.strip()]
+                # JSONL lines end at "\n" alone: U+2028 inside an answer is not a line end
+                found += [_answer(json.loads(raw)) for raw in text.split("\n") if raw.strip()]
         return found
 
     def close(self) -> None:

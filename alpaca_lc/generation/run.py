@@ -338,7 +338,7 @@ class _Partial:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self.path.write_text(json.dumps({"settings_hash": self.digest}) + "\n", encoding="utf-8")
             return {}
-        lines = self.path.read_text(encoding="utf-8").splitlines()
+        lines = self.path.read_text(encoding="utf-8").split("\n")  # U+2028 in an output is no line end
         try:
             header = json.loads(lines[0]) if lines else {}
         except json.JSONDecodeError:

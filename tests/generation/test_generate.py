@@ -172,3 +172,15 @@ def test_a_sweep_with_batch_no_wait_submits_every_model_then_collects(cli: Cli, 
     assert collected.exit_code == 0, collected.output
     assert "| sft-a |" in collected.stdout and "| sft-b |" in collected.stdout
     assert stats["batches"] == 2 and stats["batch_answered"] == 80 and stats.get("successes", 0) == 0
+
+
+def test_a_kept_generation_holding_a_unicode_line_separator_is_resumed(tmp_path: Path) -> None:
+    """Outputs are written unescaped: U+2028 or U+0085 inside one must not cut its line, or a resumed run
+    would silently generate (and pay for) it again."""
+    from alpaca_lc.generation.run import _Partial
+
+    partial = _Partial(tmp_path / "out.json.partial.jsonl", "digest")
+    assert partial.load() == {}
+    record = {"instruction": "say it", "output": "line one\u2028line two\x85three"}
+    partial.append(record)
+    assert partial.load() == {"say it": record}

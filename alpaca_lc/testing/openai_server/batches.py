@@ -160,7 +160,7 @@ async def _create(request: web.Request) -> web.Response:
 
 def _parse(content: bytes) -> tuple[list[dict[str, Any]], list[str]]:
     lines, problems, seen = [], [], set()
-    for i, raw in enumerate(content.decode("utf-8").splitlines(), start=1):
+    for i, raw in enumerate(content.decode("utf-8").split("\n"), start=1):
         if not raw.strip():
             continue
         try:
