@@ -1,0 +1,100 @@
+"""Arena-Hard-Auto's files as they are: judgment files (one line per prompt, two games) and answer files (the
+answer and its style metadata), as the benchmark's `gen_judgment.py` and `gen_answer.py` write them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alpaca_lc.errors import InputError
+from alpaca_lc.records.jsonio import read_json_records
+from alpaca_lc.stats.arena import STYLE_FEATURES
+
+Style = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class ArenaJudgment:
+    """One prompt's two games: the baseline as assistant A, then swapped; a verdict is None when it failed."""
+
+    uid: str
+    category: str
+    model: str
+    baseline: str
+    verdicts: tuple[str | None, str | None]
+
+
+def _text(rec: dict[str, Any], field: str, path: Path, record: int) -> str:
+    value = rec.get(field)
+    if not isinstance(value, str) or not value:
+        raise InputError(f"'{field}' is missing or not a string", path=path, record=record)
+    return value
+
+
+def _verdict(game: Any, path: Path, record: int) -> str | None:
+    """A game's verdict label; a game the reference recorded as null (its call failed) has none."""
+    if game is None:
+        return None
+    if not isinstance(game, dict) or "score" not in game:
+        raise InputError("each game must be null or an object with a 'score'", path=path, record=record)
+    score = game["score"]
+    if score is not None and not isinstance(score, str):
+        raise InputError(f"a game's 'score' must be a verdict label or null, not {score!r}", path=path, record=record)
+    return score
+
+
+def read_judgments(path: Path) -> list[ArenaJudgment]:
+    """Read a judgment file in the format `gen_judgment.py` writes (JSONL, one prompt a line)."""
+    out = []
+    for i, rec in enumerate(read_json_records(path), start=1):
+        games = rec.get("games")
+        if not isinstance(games, list) or len(games) != 2:
+            raise InputError("'games' must hold two games (the baseline as A, then swapped)", path=path, record=i)
+        out.append(
+            ArenaJudgment(
+                uid=_text(rec, "uid", path, i),
+                category=_text(rec, "category", path, i),
+                model=_text(rec, "model", path, i).split("/")[-1],  # the reference drops a model path too
+                baseline=_text(rec, "baseline", path, i),
+                verdicts=(_verdict(games[0], path, i), _verdict(games[1], path, i)),
+            )
+        )
+    return out
+
+
+def _count(value: Any, field: str, path: Path, record: int) -> float:
+    """A style count: a number, or a dict of counts summed (the reference sums h1..h6, list kinds, bold kinds)."""
+    parts = list(value.values()) if isinstance(value, dict) else [value]
+    if not parts or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in parts):
+        raise InputError(f"metadata '{field}' must be a count or a dict of counts", path=path, record=record)
+    return float(sum(parts))
+
+
+@dataclass(frozen=True)
+class AnswerStyle:
+    """One model's answers' style metadata by prompt uid (columns as `stats.arena.STYLE_FEATURES`)."""
+
+    model: str
+    style: dict[str, Style]
+
+
+def read_answer_style(path: Path) -> AnswerStyle:
+    """Read the style metadata of an answer file in the format `gen_answer.py` writes, as it stands."""
+    model, style = "", {}
+    for i, rec in enumerate(read_json_records(path), start=1):
+        name = _text(rec, "model", path, i)
+        if model and name != model:
+            raise InputError(f"holds answers of '{model}' and '{name}': one model per file", path=path, record=i)
+        model = name
+        meta = rec.get("metadata")
+        if not isinstance(meta, dict) or any(f not in meta for f in STYLE_FEATURES):
+            raise InputError(
+                f"'metadata' must hold {', '.join(STYLE_FEATURES)}"
+                " (add them as the benchmark's add_markdown_info does)",
+                path=path,
+                record=i,
+            )
+        counts = [_count(meta[f], f, path, i) for f in STYLE_FEATURES]
+        style[_text(rec, "uid", path, i)] = (counts[0], counts[1], counts[2], counts[3])
+    return AnswerStyle(model, style)
