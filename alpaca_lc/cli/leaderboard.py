@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from alpaca_lc.cli.options import (
+    benchmark_options,
     calibration_option,
     eval_set_option,
     extrapolate_option,
@@ -21,7 +22,12 @@ from alpaca_lc.cli.options import (
 @output_option
 @calibration_option
 @eval_set_option
-@click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=0), help="0: no interval.")
+@click.option(
+    "--bootstrap",
+    default=None,
+    type=click.IntRange(min=0),
+    help="Resamples for the intervals (0: none). Default: 1000; Arena-Hard-Auto: 100, as its scorer.",
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="Bootstrap seed.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "md", "json"]), default=None, help="Default: csv.")
 @mix_judges_option
@@ -38,12 +44,13 @@ from alpaca_lc.cli.options import (
     help="A bridge file (`bridge fit`): a successor judge's rows on AlpacaEval 2.0's official scale.",
 )
 @extrapolate_option
+@benchmark_options
 def leaderboard(
     annotations: tuple[Path, ...],
     output: Path | None,
     calibration: str,
     eval_set: Path | None,
-    bootstrap: int,
+    bootstrap: int | None,
     seed: int,
     fmt: str | None,
     mix_judges: bool,
@@ -52,6 +59,10 @@ def leaderboard(
     bridge: Path | None,
     judge: str | None,
     extrapolate: bool,
+    benchmark: str,
+    category: str | None,
+    control: str | None,
+    answers: tuple[Path, ...],
 ) -> None:
     """Score ANNOTATIONS (annotations.json files, folders of them, parquet/JSONL tables).
 
@@ -61,13 +72,19 @@ def leaderboard(
     from alpaca_lc.report.tables import render, write_table
     from alpaca_lc.scoring.leaderboard import LeaderboardConfig, run_leaderboard
 
+    if benchmark == "arena-hard-v2.0":
+        _arena_board(annotations, answers, category, control, bootstrap, seed, output, fmt)
+        return
+    if category or control or answers:
+        raise click.UsageError("--category, --control and --answers are Arena-Hard-Auto's: add --benchmark "
+                               "arena-hard-v2.0")  # fmt: skip
     if (subset is None) != (not outputs):
         raise click.UsageError("--subset and --outputs go together")
     config = LeaderboardConfig(
         annotations=annotations,
         calibration=calibration,
         eval_set=eval_set,
-        bootstrap=bootstrap,
+        bootstrap=1000 if bootstrap is None else bootstrap,
         seed=seed,
         mix_judges=mix_judges,
         subset=subset,
@@ -84,3 +101,21 @@ def leaderboard(
         click.echo(render(run.table, fmt or "csv"), nl=False)
     else:
         write_table(output, run.table, fmt or {".md": "md", ".json": "json"}.get(output.suffix, "csv"))
+
+
+def _arena_board(judgments: tuple[Path, ...], answers: tuple[Path, ...], category: str | None, control: str | None,
+                 rounds: int | None, seed: int, output: Path | None, fmt: str | None) -> None:  # fmt: skip
+    """Arena-Hard-Auto's leaderboard: judgment files (as `gen_judgment.py` writes them) in, one row per model."""
+    from alpaca_lc.report.tables import render, write_table
+    from alpaca_lc.scoring.arena_board import ArenaBoardConfig, run_arena_board
+
+    rounds = 100 if rounds is None else rounds
+    config = ArenaBoardConfig(judgments=judgments, answers=answers, category=category or "hard_prompt",
+                              control=control, rounds=rounds, seed=seed, output=output)  # fmt: skip
+    board = run_arena_board(config)
+    for note in board.notes:
+        click.echo(note, err=True)
+    if output is None:
+        click.echo(render(board.table, fmt or "csv"), nl=False)
+    else:
+        write_table(output, board.table, fmt or {".md": "md", ".json": "json"}.get(output.suffix, "csv"))

@@ -48,6 +48,29 @@ def output_option(func: F) -> F:
                         "over one of the inputs.")(func)  # fmt: skip
 
 
+BENCHMARKS = ("alpaca-eval-2.0", "arena-hard-v2.0")
+
+
+def benchmark_options(func: F) -> F:
+    """`--benchmark`, and Arena-Hard-Auto's `--category`, `--control` and `--answers`."""
+    for option in reversed([
+        click.option("--benchmark", type=click.Choice(BENCHMARKS), default=BENCHMARKS[0], show_default=True,
+                     help="Which benchmark's files and metric: AlpacaEval 2.0's LC win rate, or Arena-Hard-Auto "
+                     "v2.0's score against its baseline (docs/arena-hard.md)."),
+        click.option("--category", default=None,
+                     help="Arena-Hard-Auto: the category to score (hard_prompt or creative_writing; default "
+                     "hard_prompt, as its scorer)."),
+        click.option("--control", default=None,
+                     help="Arena-Hard-Auto: style control, 'length', 'markdown' or 'length,markdown' (needs "
+                     "--answers)."),
+        click.option("--answers", multiple=True, type=click.Path(path_type=Path),
+                     help="Arena-Hard-Auto: answer files (or their folder) of every model and the baseline, whose "
+                     "style metadata --control reads; repeat it."),
+    ]):  # fmt: skip
+        func = option(func)
+    return func
+
+
 def extrapolate_option(func: F) -> F:
     """`--extrapolate`: bridged numbers outside the bridge's panel too."""
     return click.option("--extrapolate", is_flag=True,

@@ -22,6 +22,7 @@ class ArenaJudgment:
     category: str
     model: str
     baseline: str
+    judge: str
     verdicts: tuple[str | None, str | None]
 
 
@@ -57,6 +58,7 @@ def read_judgments(path: Path) -> list[ArenaJudgment]:
                 category=_text(rec, "category", path, i),
                 model=_text(rec, "model", path, i).split("/")[-1],  # the reference drops a model path too
                 baseline=_text(rec, "baseline", path, i),
+                judge=str(rec.get("judge") or "unknown"),
                 verdicts=(_verdict(games[0], path, i), _verdict(games[1], path, i)),
             )
         )

@@ -30,6 +30,11 @@ _MD_COLUMNS = {
     "subset": "Subset",
     "judge": "Judge",
     "flag_names": "Flags",
+    "score": "Score",  # Arena-Hard-Auto's rows
+    "score_ci": "Interval",
+    "control": "Style control",
+    "prompts": "Prompts",
+    "failed_prompts": "Failed",
 }
 
 
@@ -86,6 +91,8 @@ def _markdown(rows: Rows) -> str:
         if "lc_ci_low" in r:
             lo, hi = r["lc_ci_low"], r["lc_ci_high"]
             r["lc_ci"] = "" if _missing(lo) else f"[{lo:.1f}, {hi:.1f}]"
+        if "score_ci_low" in r:
+            r["score_ci"] = f"[{r['score_ci_low']:.1f}, {r['score_ci_high']:.1f}]"
         if r.get("flags"):  # only the flag names; the reasons are in the CSV and JSON
             r["flag_names"] = ", ".join(part.split(":", 1)[0] for part in str(r["flags"]).split("; "))
     present = set(view[0]) if view else set()

@@ -3,6 +3,7 @@ and the style-controlled score, one category at a time (each category has its ow
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,7 +33,8 @@ class CategoryBattles:
     battles: Battles
     uids: list[str]
     baseline: str
-    failed_prompts: int  # prompts with a failed game: both their games are dropped, as the reference does
+    prompts: dict[str, int]  # per model: prompts judged (failed ones included)
+    failed: dict[str, int]  # per model: prompts with a failed game; both games are dropped, as the reference does
 
 
 def category_battles(judgments: Sequence[ArenaJudgment], category: str) -> CategoryBattles:
@@ -48,20 +50,23 @@ def category_battles(judgments: Sequence[ArenaJudgment], category: str) -> Categ
     baselines = {j.baseline for j in mine}
     if len(baselines) > 1:
         raise InputError(f"category '{category}' was judged against several baselines: {', '.join(sorted(baselines))}")
-    models = tuple(sorted({j.model for j in mine}))
-    index = {m: i for i, m in enumerate(models)}
-    rows: list[tuple[int, float, int]] = []
-    uids, failed = [], 0
+    names: list[str] = []
+    rows: list[tuple[float, int]] = []
+    uids: list[str] = []
+    prompts, failed = Counter(j.model for j in mine), Counter[str]()
     for j in mine:
         first, second = game_outcome(j.verdicts[0], model_is_a=False), game_outcome(j.verdicts[1], model_is_a=True)
         if first is None or second is None:
-            failed += 1
+            failed[j.model] += 1
             continue
-        rows += [(index[j.model], *first), (index[j.model], *second)]
+        names += [j.model, j.model]
+        rows += [first, second]
         uids += [j.uid, j.uid]
-    table = np.array(rows, dtype=float).reshape(-1, 3)
-    battles = Battles(models, table[:, 0].astype(np.int64), table[:, 1], table[:, 2])
-    return CategoryBattles(battles, uids, baselines.pop(), failed)
+    models = tuple(sorted(set(names)))  # a model whose every prompt failed has no score
+    index = {m: i for i, m in enumerate(models)}
+    table = np.array(rows, dtype=float).reshape(-1, 2)
+    battles = Battles(models, np.array([index[n] for n in names], dtype=np.int64), table[:, 0], table[:, 1])
+    return CategoryBattles(battles, uids, baselines.pop(), dict(prompts), {m: failed[m] for m in prompts})
 
 
 def _style_of(styles: dict[str, AnswerStyle], model: str, uid: str) -> tuple[float, ...]:
