@@ -101,10 +101,11 @@ def _baseline_style() -> dict[str, dict]:
     return {r["uid"]: r["metadata"] for r in rows}
 
 
-def _hard_uids() -> list[str]:
+def questions(limit: int | None = PROMPTS, categories: tuple[str, ...] = ("hard_prompt",)) -> list[tuple[str, str]]:
+    """(uid, category) of the benchmark's questions in these categories, the first `limit` of each."""
     with open(ARENA / "question.jsonl", encoding="utf-8") as f:
         rows = [json.loads(line) for line in f]
-    return [r["uid"] for r in rows if r["category"] == "hard_prompt"][:PROMPTS]
+    return [(r["uid"], c) for c in categories for r in [r for r in rows if r["category"] == c][:limit]]
 
 
 def _total(meta: dict, field: str) -> int:
@@ -149,36 +150,61 @@ def _side(strength: float, model: dict, base: dict, rng: np.random.Generator) ->
     return int(np.select([z > 2.5, z > 0.7, z > -0.7, z > -2.5], [3, 1, 0, -1], -3))
 
 
-def make_fixture() -> None:
-    """Write the seeded judgment and answer files of the three models."""
-    rng = np.random.default_rng(29)
-    base, uids = _baseline_style(), _hard_uids()
+BASELINES = {"hard_prompt": BASELINE, "creative_writing": "gemini-2.0-flash-001"}
+
+
+def write_models(folder: Path, models: dict[str, tuple[float, float, float]], prompts: list[tuple[str, str]],
+                 seed: int) -> None:  # fmt: skip
+    """Write each model's judgment and answer files (the benchmark's formats) under `folder`.
+
+    Args:
+        models: name -> (strength, verbosity, markdown use).
+        prompts: (uid, category) judged; o3-mini's real style metadata stands for each category's baseline.
+    """
+    rng = np.random.default_rng(seed)
+    base = _baseline_style()
     for sub in ("judgments", "answers"):
-        (FIXTURE / sub).mkdir(parents=True, exist_ok=True)
-    for name, (strength, verbosity, markdown) in MODELS.items():
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    for name, (strength, verbosity, markdown) in models.items():
         judgments, answers = [], []
-        for uid in uids:
+        for uid, category in prompts:
             meta = _model_meta(base[uid], verbosity, markdown, rng)
             answer = {"role": "assistant", "content": {"answer": f"{name} answer to {uid}"}}
             answers.append({"uid": uid, "ans_id": uid, "model": name, "messages": [answer], "metadata": meta})
             games = [_game(_side(strength, meta, base[uid], rng), a, rng) for a in (False, True)]
             judgments.append(
-                {"uid": uid, "category": "hard_prompt", "judge": "gpt-4.1", "model": name, "baseline": BASELINE}
+                {"uid": uid, "category": category, "judge": "gpt-4.1", "model": name, "baseline": BASELINES[category]}
                 | {"games": games}
             )
         for sub, rows in (("judgments", judgments), ("answers", answers)):
             text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-            (FIXTURE / sub / f"{name}.jsonl").write_text(text, encoding="utf-8")
-    print(f"fixture written to {FIXTURE.relative_to(ROOT)}: {len(MODELS)} models x {len(uids)} prompts")
+            (folder / sub / f"{name}.jsonl").write_text(text, encoding="utf-8")
+
+
+def make_fixture() -> None:
+    """Write the seeded judgment and answer files of the three models."""
+    write_models(FIXTURE, MODELS, questions(), seed=29)
+    print(f"fixture written to {FIXTURE.relative_to(ROOT)}: {len(MODELS)} models x {PROMPTS} prompts")
+
+
+def reference_layout(folder: Path, scratch: Path) -> Path:
+    """The reference's data tree (`data/<bench>/model_judgment/<judge>`, `model_answer`) over our files; the
+    baselines' answers are o3-mini's real ones (the creative-writing baseline's metadata stood in by them)."""
+    data = scratch / "data" / "arena-hard-v2.0"
+    shutil.copytree(folder / "judgments", data / "model_judgment" / "gpt-4.1")
+    shutil.copytree(folder / "answers", data / "model_answer")
+    os.symlink(ARENA / f"{BASELINE}.jsonl", data / "model_answer" / f"{BASELINE}.jsonl")
+    with open(ARENA / f"{BASELINE}.jsonl", encoding="utf-8") as f:
+        stand_in = [json.loads(line) | {"model": BASELINES["creative_writing"]} for line in f]
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in stand_in)
+    (data / "model_answer" / f"{BASELINES['creative_writing']}.jsonl").write_text(text, encoding="utf-8")
+    return data / "model_answer"
 
 
 def run_reference(python: str) -> None:
     """Run the reference scorer on the fixture in a scratch folder and commit its figures."""
     with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp) / "data" / "arena-hard-v2.0"
-        shutil.copytree(FIXTURE / "judgments", data / "model_judgment" / "gpt-4.1")
-        shutil.copytree(FIXTURE / "answers", data / "model_answer")
-        os.symlink(ARENA / f"{BASELINE}.jsonl", data / "model_answer" / f"{BASELINE}.jsonl")
+        reference_layout(FIXTURE, Path(tmp))
         env = dict(os.environ, PYTHONPATH=str(ARENA / "reference"))
         done = subprocess.run([python, "-c", _DRIVER], cwd=tmp, env=env, capture_output=True, text=True)
     if done.returncode != 0:
