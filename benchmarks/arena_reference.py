@@ -29,8 +29,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT
 
 ARENA = ROOT.parent / "shared" / "data" / "arena_hard_v2"

@@ -19,10 +19,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import cli  # noqa: E402
-from arena_reference import ARENA, BASELINE, questions, reference_layout, write_models  # noqa: E402
+from _common import cli
+from arena_reference import ARENA, BASELINE, questions, reference_layout, write_models
 
 CATEGORIES = ("hard_prompt", "creative_writing")
 
