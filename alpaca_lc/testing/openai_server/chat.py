@@ -11,7 +11,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from alpaca_lc.testing.openai_server import thinking
+from alpaca_lc.testing.openai_server import arena, thinking
 
 if TYPE_CHECKING:
     from alpaca_lc.testing.openai_server.settings import Settings
@@ -72,6 +72,9 @@ def completion(body: dict[str, Any], settings: Settings) -> dict[str, Any]:
         choice, tokens = _logprob_judgment(judge_verdict(messages, settings))
     elif is_pairwise_judge(messages):
         text = verdict_text(judge_verdict(messages, settings))
+        choice, tokens = _choice(text, "stop"), len(text.split())
+    elif arena.is_arena_judge(messages):
+        text = arena.arena_judgment(messages, judge_verdict(messages, settings), settings)
         choice, tokens = _choice(text, "stop"), len(text.split())
     else:
         choice, tokens = _generation(body, settings)

@@ -32,6 +32,7 @@ class Settings:
     drift: float = 0.0
     jitter: float = 0.0
     reasoning_models: str = "gpt-5,o1,o3,o4"  # name prefixes served as reasoning models
+    arena_no_verdict: float = 0.0  # share of Arena-Hard judgments that give no verdict
     reasoning_tokens: int = 200  # hidden reasoning tokens of a judgment at effort "low" (x0.25 minimal, x4 medium...)
     thinking: str = ""  # a generator that thinks: "inline" (<think>...</think> before the answer) or "field"
     thinking_field: str = "reasoning"  # the field a separate thought is in: "reasoning" or "reasoning_content"
@@ -67,6 +68,7 @@ HELP = {
     "verdict": "the judge's verdict: hash (unrelated to the outputs) or relevance (covering the instruction wins)",
     "drift": "share of requests (the same ones every time) whose verdict is flipped: a judge that changed",
     "jitter": "share of calls whose verdict is flipped at random: a judge's own run-to-run noise",
+    "arena_no_verdict": "share of Arena-Hard-Auto judgments that give no verdict (a failed game)",
     "reasoning_models": "comma-separated name prefixes served as reasoning models (no logprobs, hidden reasoning)",
     "reasoning_tokens": "hidden reasoning tokens of a judgment at effort low (x0.25 minimal, x4 medium, x16 high)",
     "thinking": "a generator that thinks: inline (<think>...</think> before its answer) or field (apart)",
