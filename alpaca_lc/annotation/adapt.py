@@ -37,6 +37,7 @@ _NOT_FOR_REASONING = ("max_tokens", "temperature", "top_p", "logprobs", "top_log
 # What a --dry-run assumes a pairwise verdict's hidden reasoning takes, by effort, until the cache holds judgments
 # of the judge (then their mean is used): an assumption, said as one where it is printed.
 ASSUMED_REASONING = {"none": 0, "minimal": 100, "low": 400, "medium": 1500, "high": 5000, "xhigh": 10000}
+ARENA_ASSUMED_OUTPUT = 1_000  # an Arena-Hard-Auto judgment's output tokens, before any is cached (an assumption)
 VERDICT_OUTPUT = 40  # visible tokens of a verdict with its reasons, for estimates
 
 
@@ -65,6 +66,8 @@ def adapt(judge: Judge, run: JudgeRunConfig) -> tuple[Judge, list[str]]:
 def expected_completion(judge: Judge, cache: JudgmentCache) -> tuple[int, str]:
     """The completion tokens a judgment is expected to bill (for a reasoning judge, its hidden reasoning and its
     visible verdict, never more than its limit), and how the reasoning was reckoned ("" for other judges)."""
+    if judge.answer.kind == "arena" and not judge.reasoning:
+        return _long_judgments(judge, cache)
     if not judge.reasoning:
         return judge.max_tokens, ""
     seen = cache.mean_reasoning_tokens(judge.name)
@@ -79,6 +82,18 @@ def expected_completion(judge: Judge, cache: JudgmentCache) -> tuple[int, str]:
         why = (f"~{reasoning:,} hidden reasoning tokens a judgment, billed as output: assumed at effort {effort} "
                "until this judge has judgments cached")  # fmt: skip
     return min(reasoning + VERDICT_OUTPUT, judge.max_tokens), why
+
+
+def _long_judgments(judge: Judge, cache: JudgmentCache) -> tuple[int, str]:
+    """An Arena-Hard-Auto judge writes its own answer before its verdict: far more than a label, far less than its
+    limit (16,000). The mean of its cached judgments once there are some, else an assumption, said."""
+    seen = cache.mean_completion_tokens(judge.name)
+    if seen is not None:
+        tokens = min(round(seen[0]), judge.max_tokens)
+        return tokens, f"~{tokens:,} output tokens a judgment, the mean of {seen[1]:,} cached judgments of this judge"
+    tokens = min(ARENA_ASSUMED_OUTPUT, judge.max_tokens)
+    return tokens, (f"~{tokens:,} output tokens a judgment (its own answer, then the verdict): assumed until this "
+                    "judge has judgments cached")  # fmt: skip
 
 
 def with_verdict(judge: Judge, reasoning: bool) -> Judge:

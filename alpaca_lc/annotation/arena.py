@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import ast
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from alpaca_lc.annotation.judge import Judge, price_of
+from alpaca_lc.annotation.parse import Answer, arena_label
+from alpaca_lc.config import Endpoint
 from alpaca_lc.errors import InputError
 
 ENV_DIR = "ALPACA_LC_ARENA_HARD_DIR"
@@ -68,12 +70,55 @@ class ArenaProtocol:
 
     def verdict(self, judgment: str) -> str | None:
         """The verdict label in a judgment's text, or None (a failed game)."""
-        upper = judgment.upper()
-        for pattern in self.patterns:
-            matches = [m for m in re.findall(pattern, upper) if m != ""]
-            if matches:
-                return str(matches[-1]).strip("\n")
-        return None
+        return arena_label(judgment, self.patterns)
+
+
+@dataclass(frozen=True)
+class ArenaPrompt:
+    """The messages of one category's games (`Prompt`): the first output shown is assistant A."""
+
+    protocol: ArenaProtocol
+    category: str
+
+    def render(self, instruction: str, first: str, second: str) -> list[dict[str, str]]:
+        """The game's messages, `first` as assistant A."""
+        return self.protocol.messages(self.category, instruction, first, second)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What identifies the prompt in the judge's protocol hash: the system prompt and the template."""
+        return {"render": "arena-hard-v2.0", "system": self.protocol.categories[self.category].system_prompt,
+                "template": self.protocol.template}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BaselineFirst:
+    """The benchmark's order (`OrderRule`): the baseline is assistant A in the first game; the second game swaps."""
+
+    def model_first(self, instruction: str) -> bool:
+        """Never in the first game."""
+        return False
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What identifies this rule in a judge's protocol hash."""
+        return {"order": "baseline-first-then-swapped"}
+
+
+def arena_judge(protocol: ArenaProtocol, category: str, model: str | None = None) -> Judge:
+    """The judge of one category's games, asked at the openai client's default endpoint (`OPENAI_BASE_URL`).
+
+    Args:
+        protocol: the benchmark's judge protocol.
+        category: which category's system prompt.
+        model: another judge model than the configuration's (another instrument, named `...@model`).
+    """
+    if category not in protocol.categories:
+        raise InputError(f"no judge setting for category '{category}' (known: {', '.join(protocol.categories)})",
+                         path=protocol.source / SETTINGS)  # fmt: skip
+    chosen = model or protocol.judge_model
+    name = f"arena-hard-v2.0:{category}" + ("" if chosen == protocol.judge_model else f"@{chosen}")
+    decoding = {"temperature": protocol.temperature, "max_tokens": protocol.max_tokens}
+    return Judge(name, chosen, Endpoint(), decoding, price_of(chosen), Answer("arena", protocol.patterns),
+                 ArenaPrompt(protocol, category), BaselineFirst(), str(protocol.source / CONFIG))  # fmt: skip
 
 
 def locate(folder: Path | None = None) -> Path:

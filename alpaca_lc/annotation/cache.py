@@ -253,6 +253,12 @@ class JudgmentCache:
                                    "reasoning_tokens > 0", (judge,)).fetchone()  # fmt: skip
         return None if not n else (float(mean), int(n))
 
+    def mean_completion_tokens(self, judge: str) -> tuple[float, int] | None:
+        """The mean completion tokens of a judge's cached judgments, and how many (None: none)."""
+        mean, n = self._db.execute("SELECT AVG(completion_tokens), COUNT(*) FROM judgments WHERE judge = ? AND "
+                                   "completion_tokens > 0", (judge,)).fetchone()  # fmt: skip
+        return None if not n else (float(mean), int(n))
+
     def endpoints(self) -> list[tuple[str, str, int]]:
         """(judge, endpoint, judgments) for every endpoint a judge's judgments came from: the endpoint's identity,
         "imported", or "unrecorded" (made before endpoints were recorded)."""

@@ -18,10 +18,13 @@ class Answer:
     token (`token_index`; None: the answer must be exactly one token). With `binarize`, 1.0 when the first
     label's logprob beats every other label's, else 0.0. `discrete`: the answer text is one of the labels.
     `verdict`: the last of the labels that stands as a word in the answer's text (reasons may come first), as
-    AlpacaEval's regex parser and Arena-Hard-Auto read a judge that gives no logprobs.
+    AlpacaEval's regex parser and Arena-Hard-Auto read a judge that gives no logprobs. `arena`: Arena-Hard-Auto's
+    five-kind verdict, read by its regexes (`labels` holds them); P(first) encodes the kind (`ARENA_P_FIRST`), and a
+    judgment that gives none is kept as a tie, its verdict None when the judgment file is written (as the
+    benchmark keeps a game with no verdict, paid for, and counts it failed).
     """
 
-    kind: Literal["logprob", "discrete", "verdict"]
+    kind: Literal["logprob", "discrete", "verdict", "arena"]
     labels: tuple[str, ...] = ("m", "M")
     binarize: bool = False
     token_index: int | None = None
@@ -78,6 +81,22 @@ def p_first_from_verdict(text: str, labels: tuple[str, ...]) -> float:
     return 1.0 if found[-1] == labels[0] else 0.0
 
 
+# P(assistant A better) for each of Arena-Hard-Auto's verdict labels: the kind survives in the cached preference.
+ARENA_P_FIRST = {"A>>B": 1.0, "A>B": 0.75, "A=B": 0.5, "A<B": 0.25, "A<<B": 0.0,
+                 "B<<A": 1.0, "B<A": 0.75, "B=A": 0.5, "B>A": 0.25, "B>>A": 0.0}  # fmt: skip
+
+
+def arena_label(text: str, patterns: tuple[str, ...]) -> str | None:
+    """Arena-Hard-Auto's verdict in a judgment: each regex in turn over the upper-cased text, the last non-empty
+    match of the first that matches (as its `gen_judgment.py` reads it); None when none matches."""
+    upper = text.upper()
+    for pattern in patterns:
+        matches = [m for m in re.findall(pattern, upper) if m != ""]
+        if matches:
+            return str(matches[-1]).strip("\n")
+    return None
+
+
 def p_first_from_choice(choice: dict[str, Any], answer: Answer) -> float:
     """P(first better) from one chat-completion choice (as a dict), by the judge's answer rule.
 
@@ -91,6 +110,8 @@ def p_first_from_choice(choice: dict[str, Any], answer: Answer) -> float:
                         "hidden reasoning); raise it with --max-completion-tokens")  # fmt: skip
     if answer.kind == "verdict":
         return p_first_from_verdict(content, answer.labels)
+    if answer.kind == "arena":
+        return ARENA_P_FIRST.get(arena_label(content, answer.labels) or "", 0.5)
     if answer.kind == "discrete":
         return p_first_from_text(content, answer.labels)
     content = (choice.get("logprobs") or {}).get("content") or []

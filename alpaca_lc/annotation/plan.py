@@ -65,6 +65,7 @@ class AnnotateOptions:
     strict_endpoint: bool = False  # judgments that record no endpoint are not served
     context_tokens: int | None = None  # the judge's context window where the model's is not documented
     fresh: str | None = None  # judge again whatever the cache holds, under keys of this tag (a drift check)
+    judge_identical: bool = False  # ask about identical outputs too (Arena-Hard-Auto does), not a tie without a call
 
 
 @dataclass
@@ -181,7 +182,7 @@ def plan(pairs: list[Pair], judge: Judge | None, judge_name: str, options: Annot
     endpoints = judge_endpoints(judge, options)
     planned: list[list[Planned]] = []
     for i, pair in enumerate(pairs):
-        if pair.output_1 == pair.output_2:
+        if pair.output_1 == pair.output_2 and not options.judge_identical:
             planned.append([])
         elif judge is None:  # a judge known only from the cache: its imported judgments, or those made here
             key, *older = [pair_key(judge_name, pair.instruction, pair.output_1, pair.output_2, endpoint=e)

@@ -206,7 +206,8 @@ def partial_allowed_by(max_instances: int | None, subset: str | None, allow_part
     return "--allow-partial" if allow_partial else ""
 
 
-def _options(run: JudgeRunConfig) -> AnnotateOptions:
+def run_options(run: JudgeRunConfig) -> AnnotateOptions:
+    """How a run judges: its client settings, spending cap, orders, batch and endpoint rules."""
     client = ClientSettings(concurrency=run.concurrency, timeout=run.timeout, max_attempts=run.max_attempts,
                             tpm=run.tpm, rpm=run.rpm, stall_timeout=run.stall_timeout)  # fmt: skip
     return AnnotateOptions(client, run.max_cost, run.both_orders, progress=run.progress, batch=run.batch,
@@ -244,7 +245,7 @@ def judge_pairs(config: AnnotateConfig, name: str, todo: list[Pair], bridge: Bri
         todo: the pairs to judge.
         bridge: a bridge the judge must be the successor of, checked before anything is paid for.
     """
-    options = _options(config.run)
+    options = run_options(config.run)
     with JudgmentCache(config.run.cache or default_cache_path()) as cache:
         found = resolve_judge(config.run, cache)
         if bridge is not None:
@@ -289,7 +290,7 @@ def live_judge(run: JudgeRunConfig) -> Judge | None:
 def supersede_judgments(config: AnnotateConfig, todo: list[Pair], before: float) -> int:
     """Stop serving the cached judgments of these pairs made before `before` (seconds since the epoch): the judge
     has drifted since, they no longer describe it. They are kept in the cache's `superseded` table. How many."""
-    options = _options(config.run)
+    options = run_options(config.run)
     with JudgmentCache(config.run.cache or default_cache_path()) as cache:
         found = resolve_judge(config.run, cache)
         planned = [p for reqs in plan(todo, found.judge, found.name, options) for p in reqs]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from alpaca_lc.cli.arena import annotate_arena, arena_annotate_options
 from alpaca_lc.cli.generate import generate_config, model_options
 from alpaca_lc.cli.options import (
     batch_options,
@@ -23,7 +24,7 @@ from alpaca_lc.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from alpaca_lc.config import AnnotateConfig
+    from alpaca_lc.config import AnnotateConfig, JudgeRunConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -140,10 +141,10 @@ def tags(value: str) -> tuple[str, str]:
         raise click.BadParameter(str(exc), param_hint="--think-tags") from None
 
 
-def _annotate_config(model_outputs: Path, output: Path, opts: dict[str, Any]) -> AnnotateConfig:
-    from alpaca_lc.config import AnnotateConfig, JudgeRunConfig
+def _judge_run(opts: dict[str, Any]) -> JudgeRunConfig:
+    from alpaca_lc.config import JudgeRunConfig
 
-    run = JudgeRunConfig(
+    return JudgeRunConfig(
         judge=opts["judge"], judge_model=opts["judge_model"], alpaca_eval_dir=opts["alpaca_eval_dir"],
         cache=opts["cache"],
         concurrency=opts["concurrency"], timeout=opts["timeout"], tpm=opts["tpm"], rpm=opts["rpm"],
@@ -153,6 +154,12 @@ def _annotate_config(model_outputs: Path, output: Path, opts: dict[str, Any]) ->
         strict_endpoint=opts["strict_endpoint"], context_tokens=opts["context_tokens"], **batch_settings(opts),
         **reasoning_settings(opts),
     )  # fmt: skip
+
+
+def _annotate_config(model_outputs: Path, output: Path, opts: dict[str, Any]) -> AnnotateConfig:
+    from alpaca_lc.config import AnnotateConfig
+
+    run = _judge_run(opts)
     return AnnotateConfig(
         model_outputs=model_outputs, reference=opts["reference"], eval_set=opts["eval_set"], name=opts["name"],
         max_instances=opts["max_instances"], subset=opts["subset"], allow_partial=opts["allow_partial"],
@@ -167,17 +174,30 @@ def _annotate_config(model_outputs: Path, output: Path, opts: dict[str, Any]) ->
 @click.option(
     "-o",
     "--output",
-    default="annotations.json",
+    default=None,
     type=click.Path(path_type=Path, dir_okay=False),
-    show_default=True,
-    help="Where to write the annotations (never over one of the inputs).",
+    help="Where to write the annotations (default: annotations.json; Arena-Hard-Auto: judgments.jsonl); never over "
+    "one of the inputs.",
 )
-def annotate(model_outputs: Path, output: Path, **opts: Any) -> None:
-    """Judge MODEL_OUTPUTS against the reference; write AlpacaEval-compatible annotations."""
+@arena_annotate_options
+def annotate(model_outputs: Path, output: Path | None, **opts: Any) -> None:
+    """Judge MODEL_OUTPUTS against the reference; write AlpacaEval-compatible annotations.
+
+    With --benchmark arena-hard-v2.0, MODEL_OUTPUTS are answers in Arena-Hard-Auto's format, judged in two games a
+    prompt against each category's baseline, and the judgment file its gen_judgment.py would write is written.
+    """
     from alpaca_lc.annotation.run import run_annotate, write_annotations
     from alpaca_lc.records.destinations import check_destinations
     from alpaca_lc.records.evalset import local_eval_set
 
+    if opts.pop("benchmark") == "arena-hard-v2.0":
+        annotate_arena(
+            model_outputs, output or Path("judgments.jsonl"), opts, _judge_run(opts), tags(opts["think_tags"])
+        )
+        return
+    if opts["category"] or opts["arena_hard_dir"]:
+        raise click.UsageError("--category and --arena-hard-dir are Arena-Hard-Auto's: add --benchmark arena-hard-v2.0")
+    output = output or Path("annotations.json")
     if not opts["dry_run"]:
         check_destinations([output], [model_outputs, opts["reference"], local_eval_set(opts["eval_set"])])
     run = run_annotate(_annotate_config(model_outputs, output, opts))

@@ -9,6 +9,7 @@ from typing import Any
 
 from alpaca_lc.errors import InputError
 from alpaca_lc.records.jsonio import read_json_records
+from alpaca_lc.records.thinking import DEFAULT_TAGS, split_thought
 from alpaca_lc.stats.arena import STYLE_FEATURES
 
 Style = tuple[float, float, float, float]
@@ -100,3 +101,61 @@ def read_answer_style(path: Path) -> AnswerStyle:
         counts = [_count(meta[f], f, path, i) for f in STYLE_FEATURES]
         style[_text(rec, "uid", path, i)] = (counts[0], counts[1], counts[2], counts[3])
     return AnswerStyle(model, style)
+
+
+@dataclass(frozen=True)
+class Question:
+    """One prompt of the benchmark's eval set."""
+
+    uid: str
+    category: str
+    prompt: str
+
+
+def read_questions(path: Path) -> dict[str, Question]:
+    """Read the eval set (`question.jsonl`: uid, category, subcategory, prompt), by uid."""
+    out: dict[str, Question] = {}
+    for i, rec in enumerate(read_json_records(path), start=1):
+        question = Question(_text(rec, "uid", path, i), _text(rec, "category", path, i), _text(rec, "prompt", path, i))
+        if question.uid in out:
+            raise InputError(f"uid '{question.uid}' appears twice", path=path, record=i)
+        out[question.uid] = question
+    return out
+
+
+@dataclass(frozen=True)
+class Answers:
+    """One model's answers by uid (the answer apart from any thought), and where each came from."""
+
+    model: str
+    answers: dict[str, str]
+    records: dict[str, int]
+    path: Path
+
+
+def _answer_text(rec: dict[str, Any], path: Path, record: int) -> str:
+    messages = rec.get("messages")
+    last = messages[-1] if isinstance(messages, list) and messages else None
+    content = last.get("content") if isinstance(last, dict) else None
+    answer = content.get("answer") if isinstance(content, dict) else content
+    if not isinstance(answer, str):
+        raise InputError("no answer: expected messages[-1].content.answer (gen_answer.py's format)", path=path,
+                         record=record)  # fmt: skip
+    return answer
+
+
+def read_answers(path: Path, tags: tuple[str, str] | None = DEFAULT_TAGS) -> Answers:
+    """Read a model's answers in the format `gen_answer.py` writes; a thought between `tags` is split off (None:
+    answers kept whole)."""
+    model, answers, records = "", {}, {}
+    for i, rec in enumerate(read_json_records(path), start=1):
+        name = _text(rec, "model", path, i)
+        if model and name != model:
+            raise InputError(f"holds answers of '{model}' and '{name}': one model per file", path=path, record=i)
+        model, uid = name, _text(rec, "uid", path, i)
+        if uid in answers:
+            raise InputError(f"uid '{uid}' is answered twice", path=path, record=i)
+        text = _answer_text(rec, path, i)
+        answers[uid] = text if tags is None else split_thought(text, tags).answer
+        records[uid] = i
+    return Answers(model, answers, records, path)
