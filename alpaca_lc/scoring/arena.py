@@ -62,7 +62,10 @@ def category_battles(judgments: Sequence[ArenaJudgment], category: str) -> Categ
         names += [j.model, j.model]
         rows += [first, second]
         uids += [j.uid, j.uid]
-    models = tuple(sorted(set(names)))  # a model whose every prompt failed has no score
+    if not names:
+        raise InputError(f"no games left to score in category '{category}': every prompt has a failed game (no "
+                         "verdict, or a failed call)")  # fmt: skip
+    models = tuple(sorted(set(names)))  # a model whose every prompt failed has no score (said in the notes)
     index = {m: i for i, m in enumerate(models)}
     table = np.array(rows, dtype=float).reshape(-1, 2)
     battles = Battles(models, np.array([index[n] for n in names], dtype=np.int64), table[:, 0], table[:, 1])

@@ -81,6 +81,9 @@ def _notes(battles: CategoryBattles, category: str) -> list[str]:
     if failed:
         listed = ", ".join(f"{m} {n} of {battles.prompts[m]}" for m, n in sorted(failed.items()))
         notes.append(f"prompts with a failed game (no verdict, or a failed call), both games dropped: {listed}")
+    unscored = sorted(set(battles.prompts) - set(battles.battles.models))
+    if unscored:
+        notes.append(f"no score for {', '.join(unscored)}: every prompt has a failed game")
     most = max(battles.prompts.values())
     short = {m: n for m, n in battles.prompts.items() if n < most}
     if short:

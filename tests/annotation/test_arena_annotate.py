@@ -144,3 +144,17 @@ def test_answers_outside_the_eval_set_and_alpaca_options_are_refused(cli: Cli, i
     assert f"{stray}: record 7: answers prompt 'not-a-prompt', which is not in the eval set" in bad.stderr
     mixed = cli("annotate", "--benchmark", "arena-hard-v2.0", inputs / "model-x.jsonl", "--both-orders", env=env)
     assert mixed.exit_code == 2 and "--both-orders: not for Arena-Hard-Auto" in mixed.output
+
+
+def test_a_judgment_without_a_verdict_is_kept_as_a_failed_game_and_not_asked_again(cli: Cli, inputs: Path,
+                                                                                   tmp_path: Path) -> None:  # fmt: skip
+    with LocalServer(arena_no_verdict=1.0) as server:
+        env = _env(server, tmp_path / "cache.sqlite")
+        first = _annotate(cli, inputs, "hard_prompt", tmp_path / "j.jsonl", env)
+        again = _annotate(cli, inputs, "hard_prompt", tmp_path / "again.jsonl", env)
+        calls = server.stats()["successes"]
+    assert first.exit_code == 0 and again.exit_code == 0, first.output
+    assert calls == 6 and "6 cached" in again.stderr
+    assert all(g["score"] is None for line in _rows(tmp_path / "j.jsonl") for g in line["games"])
+    board = cli("leaderboard", "--benchmark", "arena-hard-v2.0", tmp_path / "j.jsonl", env={})
+    assert board.exit_code == 2 and "no games left" in board.stderr
