@@ -63,6 +63,7 @@ def leaderboard(
     category: str | None,
     control: str | None,
     answers: tuple[Path, ...],
+    tiktoken_file: Path | None,
 ) -> None:
     """Score ANNOTATIONS (annotations.json files, folders of them, parquet/JSONL tables).
 
@@ -73,9 +74,9 @@ def leaderboard(
     from alpaca_lc.scoring.leaderboard import LeaderboardConfig, run_leaderboard
 
     if benchmark == "arena-hard-v2.0":
-        _arena_board(annotations, answers, category, control, bootstrap, seed, output, fmt)
+        _arena_board(annotations, answers, category, control, bootstrap, seed, output, fmt, tiktoken_file)
         return
-    if category or control or answers:
+    if category or control or answers or tiktoken_file:
         raise click.UsageError("--category, --control and --answers are Arena-Hard-Auto's: add --benchmark "
                                "arena-hard-v2.0")  # fmt: skip
     if (subset is None) != (not outputs):
@@ -104,14 +105,16 @@ def leaderboard(
 
 
 def _arena_board(judgments: tuple[Path, ...], answers: tuple[Path, ...], category: str | None, control: str | None,
-                 rounds: int | None, seed: int, output: Path | None, fmt: str | None) -> None:  # fmt: skip
+                 rounds: int | None, seed: int, output: Path | None, fmt: str | None,
+                 tiktoken_file: Path | None) -> None:  # fmt: skip
     """Arena-Hard-Auto's leaderboard: judgment files (as `gen_judgment.py` writes them) in, one row per model."""
     from alpaca_lc.report.tables import render, write_table
     from alpaca_lc.scoring.arena_board import ArenaBoardConfig, run_arena_board
 
     rounds = 100 if rounds is None else rounds
     config = ArenaBoardConfig(judgments=judgments, answers=answers, category=category or "hard_prompt",
-                              control=control, rounds=rounds, seed=seed, output=output)  # fmt: skip
+                              control=control, rounds=rounds, seed=seed, output=output,
+                              tiktoken_file=tiktoken_file)  # fmt: skip
     board = run_arena_board(config)
     for note in board.notes:
         click.echo(note, err=True)

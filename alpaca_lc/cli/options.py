@@ -66,6 +66,9 @@ def benchmark_options(func: F) -> F:
         click.option("--answers", multiple=True, type=click.Path(path_type=Path),
                      help="Arena-Hard-Auto: answer files (or their folder) of every model and the baseline, whose "
                      "style metadata --control reads; repeat it."),
+        click.option("--tiktoken-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+                     help="Arena-Hard-Auto: tiktoken's o200k_base file, to compute the style metadata of answers "
+                     "without it offline (docs/arena-hard.md)."),
     ]):  # fmt: skip
         func = option(func)
     return func

@@ -3,11 +3,13 @@ answer and its style metadata), as the benchmark's `gen_judgment.py` and `gen_an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alpaca_lc.errors import InputError
+from alpaca_lc.records.arena_style import Encode, style_metadata
 from alpaca_lc.records.jsonio import read_json_records
 from alpaca_lc.records.thinking import DEFAULT_TAGS, split_thought
 from alpaca_lc.stats.arena import STYLE_FEATURES
@@ -82,9 +84,17 @@ class AnswerStyle:
     style: dict[str, Style]
 
 
-def read_answer_style(path: Path) -> AnswerStyle:
-    """Read the style metadata of an answer file in the format `gen_answer.py` writes, as it stands."""
+def read_answer_style(path: Path, token_length: Callable[[], Encode] | None = None) -> AnswerStyle:
+    """Read the style metadata of an answer file in the format `gen_answer.py` writes, as it stands; an answer
+    without it gets it computed as the benchmark computes it, when `token_length` can give tiktoken's count.
+
+    Args:
+        path: the answer file.
+        token_length: gives the gpt-4o token count (called once, when an answer lacks metadata); None: refuse such
+            answers.
+    """
     model, style = "", {}
+    count: Encode | None = None
     for i, rec in enumerate(read_json_records(path), start=1):
         name = _text(rec, "model", path, i)
         if model and name != model:
@@ -92,12 +102,10 @@ def read_answer_style(path: Path) -> AnswerStyle:
         model = name
         meta = rec.get("metadata")
         if not isinstance(meta, dict) or any(f not in meta for f in STYLE_FEATURES):
-            raise InputError(
-                f"'metadata' must hold {', '.join(STYLE_FEATURES)}"
-                " (add them as the benchmark's add_markdown_info does)",
-                path=path,
-                record=i,
-            )
+            if token_length is None:
+                raise InputError(f"'metadata' must hold {', '.join(STYLE_FEATURES)}", path=path, record=i)
+            count = count or token_length()
+            meta = style_metadata(split_thought(_answer_text(rec, path, i)).answer, count)  # the answer, no thought
         counts = [_count(meta[f], f, path, i) for f in STYLE_FEATURES]
         style[_text(rec, "uid", path, i)] = (counts[0], counts[1], counts[2], counts[3])
     return AnswerStyle(model, style)

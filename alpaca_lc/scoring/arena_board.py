@@ -3,6 +3,7 @@ per model out: the score against the category's baseline with its bootstrap inte
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pandas as pd
 
 from alpaca_lc.errors import InputError, UsageError
 from alpaca_lc.records.arena_hard import AnswerStyle, ArenaJudgment, read_answer_style, read_judgments
+from alpaca_lc.records.arena_style import gpt4o_tokens
 from alpaca_lc.records.destinations import check_destinations
 from alpaca_lc.scoring.arena import CategoryBattles, category_battles, score_category
 from alpaca_lc.stats.arena import LEVEL, ROUNDS, Score, StyleControlled
@@ -27,6 +29,7 @@ class ArenaBoardConfig:
     seed: int = 0
     level: float = LEVEL
     output: Path | None = None
+    tiktoken_file: Path | None = None  # for answers without style metadata, computed as the benchmark does
 
     def __post_init__(self) -> None:
         if self.control and not self.answers:
@@ -114,9 +117,10 @@ def _rows(scores: list[Score], battles: CategoryBattles, category: str, control:
 def run_arena_board(config: ArenaBoardConfig) -> ArenaBoard:
     """Read the judgments (and answers), score the category, and say what was dropped."""
     judgment_files, answer_files = _files(config.judgments), _files(config.answers)
-    check_destinations([config.output], [*judgment_files, *answer_files])
+    check_destinations([config.output], [*judgment_files, *answer_files, config.tiktoken_file])
     battles = category_battles(_read_judgments(judgment_files), config.category)
-    styles: dict[str, AnswerStyle] = {a.model: a for a in map(read_answer_style, answer_files)}
+    tokens = functools.partial(gpt4o_tokens, config.tiktoken_file)
+    styles: dict[str, AnswerStyle] = {a.model: a for a in (read_answer_style(p, tokens) for p in answer_files)}
     result = score_category(battles, styles, config.control, rounds=config.rounds, seed=config.seed,
                             level=config.level)  # fmt: skip
     notes = _notes(battles, config.category)
