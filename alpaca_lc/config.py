@@ -172,6 +172,7 @@ class GenerateConfig(_Closed):
     max_instances: int | None = Field(default=None, ge=1)
     name: str | None = None
     output: Path = Path("model_outputs.json")
+    answer_format: Literal["alpaca_eval", "arena_hard"] = "alpaca_eval"  # model_outputs.json, or Arena-Hard answers
     concurrency: int = Field(default=32, ge=1)
     timeout: float = Field(default=600.0, gt=0)
     max_attempts: int = Field(default=8, ge=1)

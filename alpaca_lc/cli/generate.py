@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from alpaca_lc.cli.options import eval_set_option, pace_options
+from alpaca_lc.cli.options import BENCHMARKS, eval_set_option, pace_options
 
 if TYPE_CHECKING:
     from alpaca_lc.config import GenerateConfig
@@ -86,12 +86,15 @@ def _tags(value: str) -> tuple[str, str]:
 @click.option("--max-attempts", default=8, show_default=True, type=click.IntRange(min=1))
 @pace_options
 @click.option("--no-progress", is_flag=True, help="No progress bar (a log gets a few plain lines without it).")
+@click.option("--benchmark", type=click.Choice(BENCHMARKS), default=BENCHMARKS[0], show_default=True,
+              help="arena-hard-v2.0: the eval set is Arena-Hard-Auto's question.jsonl (--eval-set), and the answers "
+              "are written in its answer format with their style metadata (docs/arena-hard.md).")  # fmt: skip
 @click.option(
     "-o",
     "--output",
     default=None,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="One model's outputs (default model_outputs.json).",
+    help="One model's outputs (default model_outputs.json; Arena-Hard-Auto: answers.jsonl).",
 )
 @click.option(
     "--output-dir",
@@ -113,7 +116,12 @@ def generate(
 
     if len(models) > 1 and output is not None:
         raise click.UsageError("-o names one model's outputs: with several --model, use --output-dir")
-    configs = [generate_config(m, output or Path("model_outputs.json"), seed, opts).model_copy(
+    arena = opts.pop("benchmark") == "arena-hard-v2.0"
+    if arena and (len(models) > 1 or output_dir is not None):
+        raise click.UsageError("Arena-Hard-Auto answers are generated one model at a time, with -o")
+    opts["answer_format"] = "arena_hard" if arena else "alpaca_eval"
+    default = Path("answers.jsonl" if arena else "model_outputs.json")
+    configs = [generate_config(m, output or default, seed, opts).model_copy(
         update={"progress": not no_progress}) for m in models]  # fmt: skip
     if len(models) > 1 or output_dir is not None:
         configs = output_paths(configs, output_dir or Path("results"))

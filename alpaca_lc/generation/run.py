@@ -23,9 +23,11 @@ from alpaca_lc.errors import IncompleteError, InputError, UsageError
 from alpaca_lc.generation.base import Failure, Generation, GenerationRequest, load_backend
 from alpaca_lc.generation.models import ModelConfig, load_model_config
 from alpaca_lc.progress import Progress
+from alpaca_lc.records.arena_hard import answer_records
+from alpaca_lc.records.arena_style import Encode, gpt4o_tokens
 from alpaca_lc.records.destinations import check_destinations
 from alpaca_lc.records.evalset import EvalItem, load_eval_set, local_eval_set, shuffled_head
-from alpaca_lc.records.jsonio import write_json
+from alpaca_lc.records.jsonio import write_atomic, write_json
 
 
 @dataclass
@@ -42,6 +44,7 @@ class GenerateRun:
     seconds: float = 0.0
     thoughts: int = 0  # answers with a thought kept apart (`reasoning`)
     unclosed: int = 0  # thoughts that never closed: empty answers
+    notes: list[str] = field(default_factory=list)  # what the user must know of how the outputs were written
 
     def summary(self) -> str:
         """One line for stderr."""
@@ -51,8 +54,9 @@ class GenerateRun:
         thinking = "" if not self.thoughts else (
             f"; {self.thoughts} thoughts kept apart in `reasoning`"
             + (f", {self.unclosed} of them never closed (their output is empty)" if self.unclosed else ""))  # fmt: skip
+        notes = "".join(f"; {note}" for note in self.notes)
         return (f"generated {self.generated} ({rate:.1f}/s), kept {self.resumed} from an interrupted run, "
-                f"wrote {self.output}{thinking}")  # fmt: skip
+                f"wrote {self.output}{thinking}{notes}")  # fmt: skip
 
 
 def resolve_model(config: GenerateConfig) -> ModelConfig:
@@ -225,10 +229,29 @@ def finish_generation(job: GenerationJob) -> GenerateRun:
         raise IncompleteError(f"{sum(run.failures.values())} of {len(job.items)} generations failed ({causes}); "
                               f"finished ones are kept in {job.partial.path}, re-run to generate the rest")  # fmt: skip
     records = [job.done[it.instruction] for it in job.items]
-    write_json(job.config.output, records)
+    write_outputs(job.config, records, [it.uid for it in job.items], run)
     write_json(_sidecar(job.config.output), _metadata(job.model, records, job.digest, run))
     job.partial.path.unlink(missing_ok=True)
     return run
+
+
+def write_outputs(config: GenerateConfig, records: list[dict[str, Any]], uids: list[str], run: GenerateRun) -> None:
+    """Write the outputs in the configured format: AlpacaEval's model_outputs.json, or Arena-Hard-Auto's answer
+    lines (with their style metadata when tiktoken's gpt-4o encoding can be had; else without, said)."""
+    if config.answer_format == "alpaca_eval":
+        write_json(config.output, records)
+        return
+    if not all(uids):
+        raise InputError("Arena-Hard-Auto answers need its eval set (question.jsonl, prompts named by uid)",
+                         path=local_eval_set(config.eval_set))  # fmt: skip
+    try:
+        tokens: Encode | None = gpt4o_tokens()
+    except InputError:
+        tokens = None
+        run.notes.append("answers written without style metadata: tiktoken's gpt-4o encoding cannot be had (offline?); "
+                         "`leaderboard --control` computes it given --tiktoken-file")  # fmt: skip
+    lines = answer_records(records, uids, tokens, time.time())
+    write_atomic(config.output, lambda fh: fh.writelines(json.dumps(x, ensure_ascii=False) + "\n" for x in lines))
 
 
 def run_generate(config: GenerateConfig) -> GenerateRun:

@@ -3,6 +3,7 @@ answer and its style metadata), as the benchmark's `gen_judgment.py` and `gen_an
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,3 +168,33 @@ def read_answers(path: Path, tags: tuple[str, str] | None = DEFAULT_TAGS) -> Ans
         answers[uid] = text if tags is None else split_thought(text, tags).answer
         records[uid] = i
     return Answers(model, answers, records, path)
+
+
+def answer_records(outputs: list[dict[str, Any]], uids: list[str], token_length: Encode | None,
+                   now: float) -> list[dict[str, Any]]:  # fmt: skip
+    """Generated outputs (alpaca-lc's records) in the answer format `gen_answer.py` writes, a line per prompt: the
+    question and the answer as messages, the thought (when one was split off) beside the answer, and the style
+    metadata when the token count can be had (None: without `metadata`; style control computes it later).
+
+    Args:
+        outputs: the generation records (`instruction`, `output`, `generator`, maybe `reasoning`).
+        uids: each record's prompt uid.
+        token_length: tiktoken's gpt-4o token count, or None.
+        now: the timestamp written as `tstamp`.
+    """
+    lines = []
+    for record, uid in zip(outputs, uids, strict=True):
+        content: dict[str, Any] = {"answer": record["output"]}
+        if record.get("reasoning") is not None:
+            content["reasoning"] = record["reasoning"]
+        ans_id = hashlib.sha256(f"{uid}\0{record['generator']}\0{record['output']}".encode()).hexdigest()[:22]
+        line: dict[str, Any] = {
+            "uid": uid, "ans_id": ans_id, "model": record["generator"],
+            "messages": [{"role": "user", "content": record["instruction"]},
+                         {"role": "assistant", "content": content}],
+            "tstamp": now,
+        }  # fmt: skip
+        if token_length is not None:
+            line["metadata"] = style_metadata(record["output"], token_length)
+        lines.append(line)
+    return lines

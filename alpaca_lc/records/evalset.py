@@ -11,6 +11,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from alpaca_lc.errors import InputError
@@ -32,6 +33,7 @@ class EvalItem:
     output: str
     generator: str
     dataset: str
+    uid: str = ""  # an Arena-Hard-Auto prompt's uid (its eval set names prompts by uid)
 
 
 @dataclass(frozen=True)
@@ -70,31 +72,43 @@ def shuffled_head(n: int, max_instances: int) -> list[int]:
 
 
 def read_eval_set(path: Path) -> EvalSet:
-    """Read an eval set from a JSON list or JSONL file (`instruction`, `output`, `generator`, `dataset`).
+    """Read an eval set from a JSON list or JSONL file: AlpacaEval's (`instruction`, `output`, `generator`,
+    `dataset`) or Arena-Hard-Auto's `question.jsonl` (`uid`, `category`, `prompt`: the prompt is the instruction,
+    the category its dataset, and there is no baseline output in it).
 
     Args:
         path: the file; `output` and `generator` may be absent when only instructions are needed.
     """
     records = read_json_records(path)
+    arena = "instruction" not in records[0] and {"uid", "prompt"} <= set(records[0])
     items = []
     seen: set[str] = set()
     for i, rec in enumerate(records, start=1):
-        instruction = rec.get("instruction")
-        if not isinstance(instruction, str) or not instruction.strip():
-            raise InputError("missing field 'instruction' (a non-empty string)", path=path, record=i)
-        if instruction in seen:
+        item = _arena_item(rec, path, i) if arena else _item(rec, path, i)
+        if item.instruction in seen:
             raise InputError("duplicate instruction in the eval set", path=path, record=i)
-        seen.add(instruction)
-        output = rec.get("output")
-        items.append(
-            EvalItem(
-                instruction=instruction,
-                output=output if isinstance(output, str) else "",
-                generator=str(rec.get("generator") or "reference"),
-                dataset=str(rec.get("dataset") or ""),
-            )
-        )
+        seen.add(item.instruction)
+        items.append(item)
     return EvalSet(tuple(items), str(path))
+
+
+def _item(rec: dict[str, Any], path: Path, record: int) -> EvalItem:
+    instruction = rec.get("instruction")
+    if not isinstance(instruction, str) or not instruction.strip():
+        raise InputError("missing field 'instruction' (a non-empty string)", path=path, record=record)
+    output = rec.get("output")
+    generator, dataset = str(rec.get("generator") or "reference"), str(rec.get("dataset") or "")
+    return EvalItem(instruction, output if isinstance(output, str) else "", generator, dataset)
+
+
+def _arena_item(rec: dict[str, Any], path: Path, record: int) -> EvalItem:
+    fields = {k: rec.get(k) for k in ("uid", "category", "prompt")}
+    bad = [k for k, v in fields.items() if not isinstance(v, str) or not v.strip()]
+    if bad:
+        raise InputError(f"missing field '{bad[0]}' (a non-empty string) of an Arena-Hard-Auto question", path=path,
+                         record=record)  # fmt: skip
+    return EvalItem(instruction=str(fields["prompt"]), output="", generator="", dataset=str(fields["category"]),
+                    uid=str(fields["uid"]))  # fmt: skip
 
 
 def local_eval_set(path: Path | None = None) -> Path | None:
