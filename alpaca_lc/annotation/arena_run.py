@@ -61,6 +61,7 @@ class ArenaAnnotateRun:
     protocol: ArenaProtocol
     categories: list[CategoryRun]
     notes: list[str]
+    baseline_files: tuple[Path, ...] = ()  # the baselines' answer files read
 
     def check_complete(self) -> None:
         """Raise IncompleteError (exit 3) when a game is missing: nothing is written, finished games are cached."""
@@ -104,7 +105,8 @@ def _questions(config: ArenaAnnotateConfig, protocol: ArenaProtocol) -> dict[str
     return read_questions(config.eval_set or protocol.source / BENCH / "question.jsonl")
 
 
-def _baselines(config: ArenaAnnotateConfig, protocol: ArenaProtocol, needed: set[str]) -> dict[str, Answers]:
+def _baselines(config: ArenaAnnotateConfig, protocol: ArenaProtocol, needed: set[str]
+               ) -> tuple[dict[str, Answers], tuple[Path, ...]]:  # fmt: skip
     folder = protocol.source / BENCH / "model_answer"  # the benchmark's layout, where its baselines' answers live
     paths = config.references or tuple(
         folder / f"{b}.jsonl" for b in sorted(needed) if (folder / f"{b}.jsonl").is_file()
@@ -113,7 +115,7 @@ def _baselines(config: ArenaAnnotateConfig, protocol: ArenaProtocol, needed: set
     for name in sorted(needed - set(found)):
         raise InputError(f"no answers of {name}, a baseline of the categories to judge: pass its answer file with "
                          "--reference, or judge one category with --category")  # fmt: skip
-    return found
+    return found, tuple(paths)
 
 
 def _pairs(answers: Answers, baseline: Answers, questions: list[Question]) -> tuple[list[str], list[Pair]]:
@@ -153,7 +155,7 @@ def run_arena_annotate(config: ArenaAnnotateConfig) -> ArenaAnnotateRun:
     answers = read_answers(config.answers, config.think_tags)
     chosen = _chosen(config, answers, _questions(config, protocol))
     needed = {protocol.categories[c].baseline for c in chosen if c in protocol.categories}
-    baselines = _baselines(config, protocol, needed)
+    baselines, baseline_files = _baselines(config, protocol, needed)
     options = dataclasses.replace(run_options(config.run), both_orders=True, judge_identical=True)
     runs, notes = [], []
     with JudgmentCache(config.run.cache or default_cache_path()) as cache:
@@ -166,7 +168,7 @@ def run_arena_annotate(config: ArenaAnnotateConfig) -> ArenaAnnotateRun:
             else:
                 result = annotate(pairs, judge, judge.name, cache, options)
                 runs.append(CategoryRun(category, judge, uids, pairs, result, None))
-    return ArenaAnnotateRun(answers.model, protocol, runs, notes)
+    return ArenaAnnotateRun(answers.model, protocol, runs, notes, baseline_files)
 
 
 def write_judgments(run: ArenaAnnotateRun, path: Path) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from alpaca_lc.cli.arena import annotate_arena, arena_annotate_options
+from alpaca_lc.cli.arena import annotate_arena, arena_annotate_options, evaluate_arena, tiktoken_option
 from alpaca_lc.cli.generate import generate_config, model_options
 from alpaca_lc.cli.options import (
     batch_options,
@@ -241,6 +241,8 @@ def annotate(model_outputs: Path, output: Path | None, **opts: Any) -> None:
 @click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=0))
 @click.option("--seed", default=0, show_default=True, type=int, help="Bootstrap seed.")
 @extrapolate_option
+@arena_annotate_options
+@tiktoken_option
 def evaluate(model_outputs: Path | None, models: tuple[str, ...], generation_seed: int | None, **opts: Any) -> None:
     """Annotate MODEL_OUTPUTS (or generate them with --model), print the leaderboard row, write the results.
 
@@ -253,6 +255,15 @@ def evaluate(model_outputs: Path | None, models: tuple[str, ...], generation_see
 
     if (model_outputs is None) == (not models):
         raise click.UsageError("give either MODEL_OUTPUTS or --model")
+    if opts.pop("benchmark") == "arena-hard-v2.0":
+        if len(models) > 1:
+            raise click.UsageError("Arena-Hard-Auto: one --model at a time")
+        opts["generation_seed"] = generation_seed
+        evaluate_arena(model_outputs, models[0] if models else None, opts, _judge_run(opts), tags(opts["think_tags"]))
+        return
+    if opts["category"] or opts["arena_hard_dir"] or opts["tiktoken_file"]:
+        raise click.UsageError("--category, --arena-hard-dir and --tiktoken-file are Arena-Hard-Auto's: add "
+                               "--benchmark arena-hard-v2.0")  # fmt: skip
     config = EvaluateConfig(
         annotate=_annotate_config(model_outputs or Path("model_outputs.json"), Path("annotations.json"), opts),
         output_dir=opts["output_dir"], leaderboard=opts["leaderboard"], calibration=opts["calibration"],

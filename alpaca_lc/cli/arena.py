@@ -11,6 +11,7 @@ import click
 from alpaca_lc.cli.options import BENCHMARKS
 
 if TYPE_CHECKING:
+    from alpaca_lc.annotation.arena_run import ArenaAnnotateConfig, ArenaAnnotateRun
     from alpaca_lc.config import JudgeRunConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -34,26 +35,53 @@ def arena_annotate_options(func: F) -> F:
     return func
 
 
-def annotate_arena(answers: Path, output: Path, opts: dict[str, Any], run: JudgeRunConfig,
-                   think_tags: tuple[str, str]) -> None:  # fmt: skip
-    """Judge Arena-Hard-Auto answers and write the judgment file (or, with --dry-run, print the estimate)."""
-    from alpaca_lc.annotation.arena_run import ArenaAnnotateConfig, run_arena_annotate, write_judgments
-    from alpaca_lc.records.destinations import check_destinations
+def tiktoken_option(func: F) -> F:
+    """`--tiktoken-file`: tiktoken's o200k_base file, for style metadata offline."""
+    return click.option("--tiktoken-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+                        help="Arena-Hard-Auto: tiktoken's o200k_base file, to compute answers' style metadata "
+                        "offline (docs/arena-hard.md).")(func)  # fmt: skip
 
+
+def _refuse_alpaca_options(opts: dict[str, Any]) -> None:
     given = [f"--{o.replace('_', '-')}" for o in _NOT_FOR_ARENA if opts.get(o) not in (None, False, (), "")
              and not (o == "judge" and opts[o] == "weighted_alpaca_eval_gpt4_turbo")]  # fmt: skip
     if given:
         raise click.UsageError(f"{', '.join(given)}: not for Arena-Hard-Auto (its judge is --judge-model, its order "
                                "two games a prompt)")  # fmt: skip
-    config = ArenaAnnotateConfig(
+
+
+def _config(answers: Path, output: Path, opts: dict[str, Any], run: JudgeRunConfig,
+            think_tags: tuple[str, str]) -> ArenaAnnotateConfig:  # fmt: skip
+    from alpaca_lc.annotation.arena_run import ArenaAnnotateConfig
+
+    _refuse_alpaca_options(opts)
+    return ArenaAnnotateConfig(
         answers=answers, output=output, run=run, eval_set=opts["eval_set"],
         references=(opts["reference"],) if opts["reference"] else (), category=opts["category"],
         arena_dir=opts["arena_hard_dir"], dry_run=opts["dry_run"], allow_partial=opts["allow_partial"],
         think_tags=None if opts["keep_thinking"] else think_tags,
     )  # fmt: skip
+
+
+def annotate_arena(answers: Path, output: Path, opts: dict[str, Any], run: JudgeRunConfig,
+                   think_tags: tuple[str, str]) -> None:  # fmt: skip
+    """Judge Arena-Hard-Auto answers and write the judgment file (or, with --dry-run, print the estimate)."""
+    from alpaca_lc.annotation.arena_run import run_arena_annotate, write_judgments
+    from alpaca_lc.records.destinations import check_destinations
+
+    config = _config(answers, output, opts, run, think_tags)
     if not config.dry_run:
         check_destinations([output], [answers, *config.references, config.eval_set])
     result = run_arena_annotate(config)
+    _say(result)
+    if config.dry_run:
+        return
+    result.check_complete()
+    write_judgments(result, output)
+    click.echo(f"wrote {output} ({sum(len(c.pairs) for c in result.categories)} prompts, two games each)", err=True)
+
+
+def _say(result: ArenaAnnotateRun) -> None:
     for note in result.notes:
         click.echo(note, err=True)
     for category in result.categories:
@@ -61,8 +89,33 @@ def annotate_arena(answers: Path, output: Path, opts: dict[str, Any], run: Judge
             click.echo(f"{category.category}: {category.estimate.estimate_line()}")
         elif category.result is not None:
             click.echo(f"{category.category}: {category.result.tally.summary()}", err=True)
-    if config.dry_run:
-        return
-    result.check_complete()
-    write_judgments(result, output)
-    click.echo(f"wrote {output} ({sum(len(c.pairs) for c in result.categories)} prompts, two games each)", err=True)
+
+
+def evaluate_arena(answers: Path | None, model: str | None, opts: dict[str, Any], run: JudgeRunConfig,
+                   think_tags: tuple[str, str]) -> None:  # fmt: skip
+    """Generate (with --model), judge and score on Arena-Hard-Auto; print a row per category, plain and
+    style-controlled, and write the results folder."""
+    from alpaca_lc.cli.generate import generate_config
+    from alpaca_lc.pipeline.arena_evaluate import ArenaEvaluateConfig, run_arena_evaluate
+    from alpaca_lc.report.tables import render
+
+    generating = None
+    if model is not None:
+        folder = opts["output_dir"] / "answers"
+        generating = generate_config(model, folder / f"{Path(model).name}.jsonl", opts.get("generation_seed"),
+                                     opts | {"answer_format": "arena_hard"})  # fmt: skip
+        generating = generating.model_copy(update={"progress": not opts["no_progress"]})
+    config = ArenaEvaluateConfig(
+        annotate=_config(answers or Path("answers.jsonl"), Path("judgments.jsonl"), opts, run, think_tags),
+        generate=generating, output_dir=opts["output_dir"], seed=opts["seed"],
+        rounds=100 if opts["bootstrap"] in (None, 1000) else opts["bootstrap"], tiktoken_file=opts["tiktoken_file"],
+    )  # fmt: skip
+    result = run_arena_evaluate(config)
+    if result.generated is not None:
+        click.echo(result.generated.summary(), err=True)
+    _say(result.annotated)
+    for note in result.notes:
+        click.echo(note, err=True)
+    if result.table is not None:
+        click.echo(render(result.table, "csv"), nl=False)
+        click.echo(f"wrote {result.folder}", err=True)
