@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from alpaca_lc.cli.options import BENCHMARKS
+from alpaca_lc.cli.options import BENCHMARKS, batch_settings, reasoning_settings
 
 if TYPE_CHECKING:
     from alpaca_lc.annotation.arena_run import ArenaAnnotateConfig, ArenaAnnotateRun
@@ -119,3 +119,36 @@ def evaluate_arena(answers: Path | None, model: str | None, opts: dict[str, Any]
     if result.table is not None:
         click.echo(render(result.table, "csv"), nl=False)
         click.echo(f"wrote {result.folder}", err=True)
+
+
+def gate_arena(candidate: tuple[Path, ...], opts: dict[str, Any]) -> int:
+    """The release gate on Arena-Hard-Auto: one candidate answer file against one previous; its exit code."""
+    from alpaca_lc.config import JudgeRunConfig
+    from alpaca_lc.records.destinations import check_destinations
+    from alpaca_lc.records.jsonio import append_text, write_text
+    from alpaca_lc.records.thinking import parse_tags
+    from alpaca_lc.release.arena_gate import ArenaGateConfig, run_arena_gate
+
+    if len(candidate) != 1 or len(opts["previous"]) != 1:
+        raise click.UsageError("Arena-Hard-Auto: one CANDIDATE answer file and one --previous")
+    if opts["min_lc"] is not None or opts["dry_run"]:
+        raise click.UsageError("--min-lc and --dry-run are not for Arena-Hard-Auto's gate")
+    run_keys = ("judge_model", "cache", "concurrency", "timeout", "max_attempts", "tpm", "rpm", "stall_timeout",
+                "same_endpoints", "strict_endpoint", "context_tokens")  # fmt: skip
+
+    run = JudgeRunConfig(progress=not opts["no_progress"], **{k: opts[k] for k in run_keys}, **batch_settings(opts),
+                         **reasoning_settings(opts))  # fmt: skip
+    opts = opts | {"both_orders": False, "bridge": None, "subset": None, "max_instances": None}
+    annotate = _config(candidate[0], Path("unused.jsonl"), opts, run, parse_tags(opts["think_tags"]))
+    config = ArenaGateConfig(candidate[0], opts["previous"][0], annotate, max_drop=opts["max_drop"],
+                             confidence=opts["confidence"], on_inconclusive=opts["on_inconclusive"],
+                             rounds=opts["bootstrap"])  # fmt: skip
+    check_destinations([opts["summary_md"], opts["json_path"]], [*candidate, *opts["previous"]])
+    result = run_arena_gate(config)
+    markdown = result.markdown()
+    if opts["summary_md"] is not None:
+        append_text(opts["summary_md"], markdown)
+    if opts["json_path"] is not None:
+        write_text(opts["json_path"], result.to_json())
+    click.echo(markdown, nl=False)
+    return result.exit_code

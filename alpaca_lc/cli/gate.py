@@ -8,6 +8,7 @@ from typing import Any, Literal
 import click
 
 from alpaca_lc.cli.annotate import judge_options, tags
+from alpaca_lc.cli.arena import arena_annotate_options, gate_arena
 from alpaca_lc.cli.options import (
     batch_settings,
     calibration_option,
@@ -63,6 +64,7 @@ _CONFIDENCE = click.FloatRange(0.5, 1, min_open=True, max_open=True)
 @mix_judges_option
 @extrapolate_option
 @judge_options
+@arena_annotate_options
 @click.pass_context
 def gate(ctx: click.Context, candidate: tuple[Path, ...], **opts: Any) -> None:
     """Decide whether CANDIDATE (model outputs or annotations) may ship.
@@ -75,6 +77,11 @@ def gate(ctx: click.Context, candidate: tuple[Path, ...], **opts: Any) -> None:
     """
     from alpaca_lc.config import GateConfig, JudgeRunConfig
     from alpaca_lc.records.destinations import check_destinations
+
+    if opts.pop("benchmark") == "arena-hard-v2.0":
+        ctx.exit(gate_arena(candidate, opts))
+    if opts["category"] or opts["arena_hard_dir"]:
+        raise click.UsageError("--category and --arena-hard-dir are Arena-Hard-Auto's: add --benchmark arena-hard-v2.0")
     from alpaca_lc.records.evalset import local_eval_set
     from alpaca_lc.records.jsonio import append_text, write_text
     from alpaca_lc.release.gate import estimate_gate, run_gate

@@ -184,3 +184,36 @@ def style_controlled(
         for j, name in enumerate(names)
     }
     return StyleControlled(scores, coefficients)
+
+
+@dataclass(frozen=True)
+class PairedScores:
+    """Two releases' scores on the prompts both have battles on, and their difference with a paired interval."""
+
+    prompts: int
+    candidate: float
+    previous: float
+    difference: float  # candidate - previous
+    low: float  # the one-sided bounds of the difference at the confidence asked
+    high: float
+
+
+def paired_scores(candidate: FloatArray, previous: FloatArray, *, rounds: int = 1000, seed: int = 0,
+                  confidence: float = 0.95) -> PairedScores:  # fmt: skip
+    """Paired comparison of two releases by prompt: each score is its weighted outcomes over its weights, and a
+    resample draws prompts once for both releases, so what they share (each prompt's difficulty against the
+    baseline) cancels out of the difference.
+
+    Args:
+        candidate: per shared prompt, the candidate's (sum of weighted outcomes, sum of weights), shape (n, 2).
+        previous: the same for the previous release, rows in the same prompt order.
+        confidence: of each one-sided bound.
+    """
+    n = len(candidate)
+    draws = np.random.default_rng(seed).multinomial(n, np.full(n, 1 / n), size=rounds).astype(float)
+    cand = draws @ candidate[:, 0] / (draws @ candidate[:, 1])
+    prev = draws @ previous[:, 0] / (draws @ previous[:, 1])
+    diff = cand - prev
+    point_c, point_p = candidate[:, 0].sum() / candidate[:, 1].sum(), previous[:, 0].sum() / previous[:, 1].sum()
+    low, high = np.quantile(diff, [1 - confidence, confidence])
+    return PairedScores(n, float(point_c), float(point_p), float(point_c - point_p), float(low), float(high))

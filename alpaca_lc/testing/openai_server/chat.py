@@ -18,6 +18,11 @@ if TYPE_CHECKING:
 
 LABELS = ("m", "M")  # the labels of AlpacaEval's and alpaca-lc's pairwise prompts: the first output, the second
 _OFFICIAL_PROMPT = re.compile(r'"instruction": """(.*?)""".*?"output": """(.*?)""".*?"output": """(.*?)"""', re.S)
+_ARENA_PROMPT = re.compile(
+    r"<\|User Prompt\|>\n(.*?)\n\n<\|The Start of Assistant A's Answer\|>\n(.*?)\n<\|The End of "
+    r"Assistant A's Answer\|>\n\n<\|The Start of Assistant B's Answer\|>\n(.*?)\n<\|The End of",
+    re.S,
+)
 _PAIRWISE = re.compile(r'"model_identifier"|"answer_m"')
 
 
@@ -32,7 +37,7 @@ def judge_p_first(messages: list[dict[str, Any]], verdict: str = "hash") -> floa
     digest = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).digest()
     p = 0.02 + 0.96 * int.from_bytes(digest[:4], "big") / 2**32
     text = "".join(str(m.get("content", "")) for m in messages)
-    found = _OFFICIAL_PROMPT.search(text) if verdict == "relevance" else None
+    found = (_OFFICIAL_PROMPT.search(text) or _ARENA_PROMPT.search(text)) if verdict == "relevance" else None
     if found is None:
         return p
     words = set(re.findall(r"\w+", found.group(1).lower()))
