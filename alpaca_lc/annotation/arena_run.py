@@ -14,12 +14,14 @@ from alpaca_lc.annotation.annotator import Annotated, annotate, estimate
 from alpaca_lc.annotation.arena import ArenaProtocol, arena_judge, read_protocol
 from alpaca_lc.annotation.cache import Judgment, JudgmentCache, default_cache_path
 from alpaca_lc.annotation.judge import Judge
+from alpaca_lc.annotation.keys import request_key
+from alpaca_lc.annotation.parse import ARENA_P_FIRST, preference_from_p_first
 from alpaca_lc.annotation.plan import Pair, Tally
 from alpaca_lc.annotation.run import run_options
 from alpaca_lc.config import JudgeRunConfig
 from alpaca_lc.errors import IncompleteError, InputError
 from alpaca_lc.records.arena_hard import Answers, Question, read_answers, read_questions
-from alpaca_lc.records.jsonio import write_atomic
+from alpaca_lc.records.jsonio import read_json_records, write_atomic
 from alpaca_lc.records.thinking import DEFAULT_TAGS
 
 BENCH = Path("data") / "arena-hard-v2.0"
@@ -175,3 +177,42 @@ def write_judgments(run: ArenaAnnotateRun, path: Path) -> None:
     """Write the judgment file atomically (only ever complete)."""
     lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in run.records())
     write_atomic(path, lambda fh: fh.write(lines))
+
+
+def import_judgments(paths: list[Path], arena_dir: Path | None, cache_path: Path | None) -> str:
+    """Load judgment files the benchmark's own `gen_judgment.py` wrote into the cache, keyed by the requests they
+    record (each game's `prompt`), so judging the same answers here pays for nothing; a summary line.
+
+    The files do not record the decoding: the checkout's configuration is taken as what was sent. A game whose call
+    failed (null) is not imported: it will be judged.
+    """
+    protocol = read_protocol(arena_dir)
+    decoding = {"temperature": protocol.temperature, "max_tokens": protocol.max_tokens}
+    judgments, failed = [], 0
+    for path in paths:
+        for i, rec in enumerate(read_json_records(path), start=1):
+            games, model = rec.get("games"), rec.get("judge")
+            if not isinstance(games, list) or len(games) != 2 or not isinstance(model, str):
+                raise InputError("expected a judgment line of gen_judgment.py ('judge', two 'games')", path=path,
+                                 record=i)  # fmt: skip
+            name = arena_judge(protocol, str(rec.get("category")), model).name
+            for order, game in enumerate(games):
+                if game is None:
+                    failed += 1
+                    continue
+                judgments.append(_imported(game, model, name, decoding, order == 1, protocol, path, i))
+    with JudgmentCache(cache_path or default_cache_path()) as cache:
+        new = cache.put_imports(judgments)
+    skipped = f"; {failed} failed games (null) not imported" if failed else ""
+    return f"imported {new} new judgments ({len(judgments) - new} already cached){skipped}"
+
+
+def _imported(game: dict[str, Any], model: str, name: str, decoding: dict[str, Any], model_first: bool,
+              protocol: ArenaProtocol, path: Path, record: int) -> Judgment:  # fmt: skip
+    messages, text = game.get("prompt"), (game.get("judgment") or {}).get("answer")
+    if not isinstance(messages, list) or not isinstance(text, str):
+        raise InputError("a game lacks its 'prompt' messages or its 'judgment' text", path=path, record=record)
+    p_first = ARENA_P_FIRST.get(protocol.verdict(text) or "", 0.5)
+    raw = json.dumps({"message": {"role": "assistant", "content": text}, "finish_reason": "stop"})
+    return Judgment(request_key(model, messages, decoding, None), name, preference_from_p_first(p_first, model_first),
+                    raw, None, None, 0.0, None, "import")  # fmt: skip

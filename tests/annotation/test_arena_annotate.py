@@ -158,3 +158,21 @@ def test_a_judgment_without_a_verdict_is_kept_as_a_failed_game_and_not_asked_aga
     assert all(g["score"] is None for line in _rows(tmp_path / "j.jsonl") for g in line["games"])
     board = cli("leaderboard", "--benchmark", "arena-hard-v2.0", tmp_path / "j.jsonl", env={})
     assert board.exit_code == 2 and "no games left" in board.stderr
+
+
+def test_the_references_own_judgments_imported_are_served_without_a_call(cli: Cli, inputs: Path,
+                                                                         tmp_path: Path) -> None:  # fmt: skip
+    cache = tmp_path / "cache.sqlite"
+    imported = cli("cache", "import", "--benchmark", "arena-hard-v2.0", FIXTURE / "reference_judgments.jsonl",
+                   "--arena-hard-dir", ARENA / "reference", "--cache", cache, env={})  # fmt: skip
+    assert imported.exit_code == 0, imported.output
+    assert "imported 12 new judgments" in imported.stdout
+    reference = {r["uid"]: [g["score"] for g in r["games"]] for r in _rows(FIXTURE / "reference_judgments.jsonl")}
+    with LocalServer() as server:
+        env = _env(server, cache)
+        done = {c: _annotate(cli, inputs, c, tmp_path / f"{c}.jsonl", env) for c in BASELINES}
+        calls = server.stats().get("successes", 0)
+    assert all(r.exit_code == 0 for r in done.values()), [r.output for r in done.values()]
+    assert calls == 0  # every game served from the reference's file
+    ours = {r["uid"]: [g["score"] for g in r["games"]] for c in BASELINES for r in _rows(tmp_path / f"{c}.jsonl")}
+    assert ours == reference
