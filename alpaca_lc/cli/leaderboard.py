@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from alpaca_lc.cli.options import (
     benchmark_options,
@@ -70,7 +74,6 @@ def leaderboard(
     With --subset, the annotations cover that subset and --outputs give every model's outputs: the full set's
     raw and LC win rates are estimated.
     """
-    from alpaca_lc.report.tables import render, write_table
     from alpaca_lc.scoring.leaderboard import LeaderboardConfig, run_leaderboard
 
     if benchmark == "arena-hard-v2.0":
@@ -96,19 +99,13 @@ def leaderboard(
         extrapolate=extrapolate,
     )
     run = run_leaderboard(config)
-    for note in run.notes:
-        click.echo(note, err=True)
-    if output is None:
-        click.echo(render(run.table, fmt or "csv"), nl=False)
-    else:
-        write_table(output, run.table, fmt or {".md": "md", ".json": "json"}.get(output.suffix, "csv"))
+    _show(run.table, run.notes, output, fmt)
 
 
 def _arena_board(judgments: tuple[Path, ...], answers: tuple[Path, ...], category: str | None, control: str | None,
                  rounds: int | None, seed: int, output: Path | None, fmt: str | None,
                  tiktoken_file: Path | None) -> None:  # fmt: skip
     """Arena-Hard-Auto's leaderboard: judgment files (as `gen_judgment.py` writes them) in, one row per model."""
-    from alpaca_lc.report.tables import render, write_table
     from alpaca_lc.scoring.arena_board import ArenaBoardConfig, run_arena_board
 
     rounds = 100 if rounds is None else rounds
@@ -116,9 +113,16 @@ def _arena_board(judgments: tuple[Path, ...], answers: tuple[Path, ...], categor
                               control=control, rounds=rounds, seed=seed, output=output,
                               tiktoken_file=tiktoken_file)  # fmt: skip
     board = run_arena_board(config)
-    for note in board.notes:
+    _show(board.table, board.notes, output, fmt)
+
+
+def _show(table: pd.DataFrame, notes: list[str], output: Path | None, fmt: str | None) -> None:
+    """The notes on stderr, then the table on stdout or in `output` (its format by suffix unless given)."""
+    from alpaca_lc.report.tables import render, write_table
+
+    for note in notes:
         click.echo(note, err=True)
     if output is None:
-        click.echo(render(board.table, fmt or "csv"), nl=False)
+        click.echo(render(table, fmt or "csv"), nl=False)
     else:
-        write_table(output, board.table, fmt or {".md": "md", ".json": "json"}.get(output.suffix, "csv"))
+        write_table(output, table, fmt or {".md": "md", ".json": "json"}.get(output.suffix, "csv"))
