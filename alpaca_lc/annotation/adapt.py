@@ -56,7 +56,7 @@ def adapt(judge: Judge, run: JudgeRunConfig) -> tuple[Judge, list[str]]:
         verdict = True
         notes.append(f"{judge.model} gives no logprobs (a reasoning model): its verdict is read from its text "
                      "(--answer verdict), another instrument")  # fmt: skip
-    if verdict and judge.answer.kind != "verdict":
+    if verdict and judge.answer.kind not in ("verdict", "arena"):  # Arena-Hard-Auto's verdicts are read from text
         judge = with_verdict(judge, reasoning)
     if reasoning:
         judge = for_reasoning(judge, run.reasoning_effort, run.max_completion_tokens)

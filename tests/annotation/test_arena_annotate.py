@@ -176,3 +176,19 @@ def test_the_references_own_judgments_imported_are_served_without_a_call(cli: Cl
     assert calls == 0  # every game served from the reference's file
     ours = {r["uid"]: [g["score"] for g in r["games"]] for c in BASELINES for r in _rows(tmp_path / f"{c}.jsonl")}
     assert ours == reference
+
+
+def test_a_reasoning_judge_keeps_the_benchmarks_verdict_rule(cli: Cli, inputs: Path, tmp_path: Path) -> None:
+    record = tmp_path / "requests.jsonl"
+    with LocalServer(record=record) as server:
+        env = _env(server, tmp_path / "cache.sqlite")
+        done = _annotate(cli, inputs, "hard_prompt", tmp_path / "j.jsonl", env, "--judge-model", "o3-mini",
+                         "--reasoning-effort", "low", "--answer", "verdict")  # fmt: skip
+    assert done.exit_code == 0, done.output
+    bodies = [json.loads(line) for line in record.read_text(encoding="utf-8").split("\n") if line.strip()]
+    assert all("max_tokens" not in b and "temperature" not in b and b["reasoning_effort"] == "low" for b in bodies)
+    lines = _rows(tmp_path / "j.jsonl")
+    assert {x["judge"] for x in lines} == {"o3-mini"}
+    protocol = read_protocol(ARENA / "reference")
+    assert all(g["score"] == protocol.verdict(g["judgment"]["answer"]) for x in lines for g in x["games"])
+    assert {g["score"] for x in lines for g in x["games"]} <= {"A>>B", "A>B", "A=B", "B>A", "B>>A"}

@@ -11,6 +11,7 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
+from alpaca_lc.testing.openai_server.arena import arena_judgment, is_arena_judge
 from alpaca_lc.testing.openai_server.chat import envelope, is_pairwise_judge, judge_verdict, prompt_tokens, verdict_text
 from alpaca_lc.testing.openai_server.chat import words as answer_words
 from alpaca_lc.testing.openai_server.errors import error_body
@@ -61,6 +62,8 @@ def completion(body: dict[str, Any], settings: Settings) -> dict[str, Any]:
                              * variation))  # fmt: skip
     if is_pairwise_judge(messages):
         text = verdict_text(judge_verdict(messages, settings))
+    elif is_arena_judge(messages):
+        text = arena_judgment(messages, judge_verdict(messages, settings), settings)
     else:
         text = "Answer: " + " ".join(answer_words(f"{body.get('model', '')}{seed}", settings.generation_words))
     visible = len(text.split())
