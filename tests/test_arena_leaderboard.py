@@ -77,3 +77,21 @@ def test_arena_options_need_the_benchmark(run_cli: RunCli) -> None:
     result = run_cli("leaderboard", FIXTURE / "judgments", "--control", "length")
     assert result.exit_code == 2
     assert "add --benchmark arena-hard-v2.0" in result.output
+
+
+def test_the_html_report_holds_plain_and_style_controlled_scores(run_cli: RunCli, tmp_path: Path) -> None:
+    if not BASELINE_ANSWERS.exists():
+        pytest.skip(f"shared Arena-Hard-Auto v2.0 data not found at {BASELINE_ANSWERS.parent}")
+    result = run_cli("report", "--benchmark", "arena-hard-v2.0", FIXTURE / "judgments", "--answers",
+                     FIXTURE / "answers", "--answers", BASELINE_ANSWERS, "--control", "length,markdown", "-o",
+                     tmp_path / "site")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "site" / "index.html").read_text()
+    assert "Style-controlled [interval]" in page and "model-verbose" in page and "hard_prompt against o3-mini" in page
+    board = pd.read_csv(tmp_path / "site" / "leaderboard.csv").set_index("model")
+    for model, mean in REFERENCE["mean"].items():
+        assert board.loc[model, "score"] == pytest.approx(100 * mean, abs=1e-4)
+    for model, rate in REFERENCE["length,markdown.full"].items():
+        if model in board.index:
+            assert board.loc[model, "styled_score"] == pytest.approx(100 * rate, abs=0.1)
+    assert (tmp_path / "site" / "arena_scores.png").stat().st_size > 10_000

@@ -10,7 +10,7 @@ import pandas as pd
 
 from alpaca_lc.report.plots import PLOTS
 
-_SCRIPT = r"""
+SCRIPT = r"""
 document.querySelectorAll('th[data-key]').forEach(function (th) {
   th.addEventListener('click', function () {
     var body = document.querySelector('#leaderboard tbody');
@@ -28,7 +28,7 @@ var wanted = location.hash.match(/sort=(\w+)/);  // e.g. index.html#sort=model o
 if (wanted) { document.querySelector('th[data-key="' + wanted[1] + '"]').click(); }
 """
 
-_STYLE = """
+STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; } th, td { padding: 4px 10px; border-bottom: 1px solid #ddd; }
 th { cursor: pointer; text-align: left; background: #f4f4f4; } td.num { text-align: right; white-space: nowrap; }
@@ -67,11 +67,11 @@ def render_html(table: pd.DataFrame, title: str, notes: list[str] | None = None)
     images = "".join(f"<img src='{name}' alt='{html.escape(alt)}'>" for name, alt in PLOTS.items())
     return (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
         + "".join(f"<p class='note'>{html.escape(n)}</p>" for n in notes or [])
         + f"<p>{len(table)} models; click a column header to sort.</p>"
         f"<table id='leaderboard'><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        f"{images}<script>{_SCRIPT}</script></body></html>\n"
+        f"{images}<script>{SCRIPT}</script></body></html>\n"
     )
 
 
