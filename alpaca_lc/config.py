@@ -173,6 +173,7 @@ class GenerateConfig(_Closed):
     name: str | None = None
     output: Path = Path("model_outputs.json")
     answer_format: Literal["alpaca_eval", "arena_hard"] = "alpaca_eval"  # model_outputs.json, or Arena-Hard answers
+    category: str | None = None  # only the eval set's items of this dataset (an Arena-Hard-Auto category)
     concurrency: int = Field(default=32, ge=1)
     timeout: float = Field(default=600.0, gt=0)
     max_attempts: int = Field(default=8, ge=1)

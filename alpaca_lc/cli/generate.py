@@ -89,6 +89,7 @@ def _tags(value: str) -> tuple[str, str]:
 @click.option("--benchmark", type=click.Choice(BENCHMARKS), default=BENCHMARKS[0], show_default=True,
               help="arena-hard-v2.0: the eval set is Arena-Hard-Auto's question.jsonl (--eval-set), and the answers "
               "are written in its answer format with their style metadata (docs/arena-hard.md).")  # fmt: skip
+@click.option("--category", default=None, help="Only the eval set's prompts of this category (Arena-Hard-Auto's).")
 @click.option(
     "-o",
     "--output",

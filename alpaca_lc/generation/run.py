@@ -154,6 +154,11 @@ class GenerationJob:
 
 def _items(config: GenerateConfig) -> list[EvalItem]:
     items = list(load_eval_set(config.eval_set).items)
+    if config.category is not None:
+        items = [it for it in items if it.dataset == config.category]
+        if not items:
+            raise InputError(f"the eval set has no item of category '{config.category}'",
+                             path=local_eval_set(config.eval_set))  # fmt: skip
     if config.max_instances is not None:  # the instructions `annotate --max-instances` judges (AlpacaEval's N)
         items = [items[i] for i in shuffled_head(len(items), config.max_instances)]
     return items

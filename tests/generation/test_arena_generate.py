@@ -76,3 +76,14 @@ def test_generated_answers_are_judged(cli: Cli, tmp_path: Path) -> None:
     lines = _rows(tmp_path / "j.jsonl")
     assert [x["uid"] for x in lines] == ["q0", "q1"] and all(len(x["games"]) == 2 for x in lines)
     assert {x["baseline"] for x in lines} == {"o3-mini-2025-01-31"} and {x["model"] for x in lines} == {"my-sft"}
+
+
+def test_one_category_is_generated(cli: Cli, tmp_path: Path) -> None:
+    questions = _questions(tmp_path)
+    with LocalServer(generation_words=5) as server:
+        done = cli("generate", "--benchmark", "arena-hard-v2.0", "--category", "creative_writing", "--model", "my-sft",
+                   "--backend", "openai", "--base-url", server.base_url, "--eval-set", questions, "-o",
+                   tmp_path / "answers.jsonl", "--no-progress", env={"OPENAI_API_KEY": "sk-local"})  # fmt: skip
+        calls = server.stats()["successes"]
+    assert done.exit_code == 0, done.output
+    assert calls == 2 and [x["uid"] for x in _rows(tmp_path / "answers.jsonl")] == ["q2", "q3"]
