@@ -29,7 +29,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT
+from _common import ROOT, cli
+
+from alpaca_lc.testing.openai_server import LocalServer
 
 ARENA = ROOT.parent / "shared" / "data" / "arena_hard_v2"
 FIXTURE = ROOT / "tests" / "data" / "arena_hard_v2"
@@ -185,12 +187,12 @@ def make_fixture() -> None:
     print(f"fixture written to {FIXTURE.relative_to(ROOT)}: {len(MODELS)} models x {PROMPTS} prompts")
 
 
-def reference_layout(folder: Path, scratch: Path) -> Path:
+def reference_layout(judgments: Path, answers: Path, scratch: Path) -> Path:
     """The reference's data tree (`data/<bench>/model_judgment/<judge>`, `model_answer`) over our files; the
     baselines' answers are o3-mini's real ones (the creative-writing baseline's metadata stood in by them)."""
     data = scratch / "data" / "arena-hard-v2.0"
-    shutil.copytree(folder / "judgments", data / "model_judgment" / "gpt-4.1")
-    shutil.copytree(folder / "answers", data / "model_answer")
+    shutil.copytree(judgments, data / "model_judgment" / "gpt-4.1")
+    shutil.copytree(answers, data / "model_answer")
     os.symlink(ARENA / f"{BASELINE}.jsonl", data / "model_answer" / f"{BASELINE}.jsonl")
     with open(ARENA / f"{BASELINE}.jsonl", encoding="utf-8") as f:
         stand_in = [json.loads(line) | {"model": BASELINES["creative_writing"]} for line in f]
@@ -199,24 +201,50 @@ def reference_layout(folder: Path, scratch: Path) -> Path:
     return data / "model_answer"
 
 
-def run_reference(python: str) -> None:
-    """Run the reference scorer on the fixture in a scratch folder and commit its figures."""
+def make_server_fixture() -> None:
+    """Judgments of the same three models' answers made by our `annotate` against the local server (its Arena judge:
+    five kinds of verdict, 5% of judgments with none), kept to what the scorer reads (each game's verdict)."""
+    questions = {json.loads(x)["uid"]: x for x in (ARENA / "question.jsonl").read_text(encoding="utf-8").split("\n")
+                 if x.strip()}  # fmt: skip
+    (FIXTURE / "server").mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp, LocalServer(arena_no_verdict=0.05) as server:
+        uids = [json.loads(x)["uid"] for x in (FIXTURE / "answers" / "model-weak.jsonl").read_text().splitlines()]
+        (Path(tmp) / "q.jsonl").write_text("\n".join(questions[u] for u in uids) + "\n", encoding="utf-8")
+        env = dict(os.environ, OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="local", ALPACA_LC_CACHE=f"{tmp}/c.db")
+        for answers in sorted((FIXTURE / "answers").glob("*.jsonl")):
+            out = Path(tmp) / answers.name
+            subprocess.run([*cli(), "annotate", "--benchmark", "arena-hard-v2.0", str(answers), "--eval-set",
+                            f"{tmp}/q.jsonl", "--reference", str(ARENA / f"{BASELINE}.jsonl"), "--category",
+                            "hard_prompt", "--arena-hard-dir", str(ARENA / "reference"), "-o", str(out),
+                            "--no-progress"], env=env, check=True, capture_output=True)  # fmt: skip
+            lines = [json.loads(x) for x in out.read_text(encoding="utf-8").split("\n") if x.strip()]
+            kept = [{k: r[k] for k in ("uid", "category", "judge", "model", "baseline")}
+                    | {"games": [{"score": g["score"]} for g in r["games"]]} for r in lines]  # fmt: skip
+            text = "".join(json.dumps(r) + "\n" for r in kept)
+            (FIXTURE / "server" / answers.name).write_text(text, encoding="utf-8")
+    print(f"server-made judgments written to {(FIXTURE / 'server').relative_to(ROOT)}")
+
+
+def run_reference(python: str, judgments: Path, out: Path) -> None:
+    """Run the reference scorer on a judgment fixture in a scratch folder and commit its figures to `out`."""
     with tempfile.TemporaryDirectory() as tmp:
-        reference_layout(FIXTURE, Path(tmp))
+        reference_layout(judgments, FIXTURE / "answers", Path(tmp))
         env = dict(os.environ, PYTHONPATH=str(ARENA / "reference"))
         done = subprocess.run([python, "-c", _DRIVER], cwd=tmp, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"the reference scorer failed:\n{done.stderr[-3000:]}")
     line = next(x for x in done.stdout.splitlines() if x.startswith("FIGURES "))
     figures = json.loads(line.removeprefix("FIGURES "))
-    (FIXTURE / "reference_figures.json").write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n")
+    out.write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n")
     print(done.stdout.replace(line, "").strip())
-    print(f"reference figures written to {(FIXTURE / 'reference_figures.json').relative_to(ROOT)}")
+    print(f"reference figures written to {out.relative_to(ROOT)}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--make-fixture", action="store_true", help="regenerate the seeded judgment fixture")
+    parser.add_argument("--server-fixture", action="store_true",
+                        help="regenerate the judgments made by our annotate against the local server")  # fmt: skip
     parser.add_argument("--python", help="a python with torch, pandas, numpy, tqdm and pyyaml: run the reference")
     args = parser.parse_args()
     if not (ARENA / f"{BASELINE}.jsonl").exists():
@@ -224,8 +252,11 @@ def main() -> None:
         return
     if args.make_fixture:
         make_fixture()
+    if args.server_fixture:
+        make_server_fixture()
     if args.python:
-        run_reference(args.python)
+        run_reference(args.python, FIXTURE / "judgments", FIXTURE / "reference_figures.json")
+        run_reference(args.python, FIXTURE / "server", FIXTURE / "reference_figures_server.json")
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def main() -> None:
         ours, scratch = Path(tmp) / "ours", Path(tmp) / "reference"
         prompts = questions(None, CATEGORIES)
         write_models(ours, models, prompts, seed=2)
-        answers = reference_layout(ours, scratch)
+        answers = reference_layout(ours / "judgments", ours / "answers", scratch)
         env = dict(os.environ, PYTHONPATH=str(ARENA / "reference"))
         show = [args.python, str(ARENA / "reference" / "show_result.py"), "-f", "length", "markdown", "-c"]
         mine = [*cli(), "leaderboard", "--benchmark", "arena-hard-v2.0", str(ours / "judgments"), "--answers",

@@ -102,3 +102,28 @@ def test_unknown_labels_are_failed_games() -> None:
 def test_missing_style_names_the_model(battles: CategoryBattles) -> None:
     with pytest.raises(InputError, match="no answer file with style metadata for 'model-strong'"):
         score_category(battles, {}, "length,markdown")
+
+
+SERVER = json.loads((FIXTURE / "reference_figures_server.json").read_text())
+
+
+def test_judgments_made_by_the_local_server_score_as_the_reference(styles: dict[str, AnswerStyle]) -> None:
+    """The same comparison on judgments our `annotate` made against the local server (five kinds of verdict,
+    some with none), kept to their verdicts: `benchmarks/arena_reference.py --server-fixture`."""
+    judgments = [j for path in sorted((FIXTURE / "server").glob("*.jsonl")) for j in read_judgments(path)]
+    kinds = {v for j in judgments for v in j.verdicts}
+    assert kinds == {"A>>B", "A>B", "A=B", "B>A", "B>>A", None}
+    made = category_battles(judgments, "hard_prompt")
+    assert made.battles.weight.sum() == SERVER["rows"]
+    plain = score_category(made, None, None)
+    assert isinstance(plain, list)
+    for s in plain:
+        assert s.score == pytest.approx(SERVER["mean"][s.model], abs=1e-9)
+        _within_bootstrap_noise(s, SERVER["plain"][s.model])
+    styled = score_category(made, styles, "length,markdown")
+    assert isinstance(styled, StyleControlled)
+    for s in styled.scores:
+        assert 100 * s.score == pytest.approx(100 * SERVER["length,markdown.full"][s.model], abs=0.1)
+        _within_bootstrap_noise(s, SERVER["length,markdown"][s.model])
+    np.testing.assert_allclose([c[0] for c in styled.coefficients.values()],
+                               SERVER["length,markdown.full_coefs"][-4:], atol=2e-3)  # fmt: skip
