@@ -101,7 +101,8 @@ def _tags(value: str) -> tuple[str, str]:
     "--output-dir",
     default=None,
     type=click.Path(path_type=Path, file_okay=False),
-    help="Several models' outputs, each at DIR/<name>/model_outputs.json (default results).",
+    help="Several models' outputs, each at DIR/<name>/model_outputs.json (Arena-Hard-Auto: answers.jsonl; default "
+    "results).",
 )
 def generate(
     models: tuple[str, ...],
@@ -118,8 +119,6 @@ def generate(
     if len(models) > 1 and output is not None:
         raise click.UsageError("-o names one model's outputs: with several --model, use --output-dir")
     arena = opts.pop("benchmark") == "arena-hard-v2.0"
-    if arena and (len(models) > 1 or output_dir is not None):
-        raise click.UsageError("Arena-Hard-Auto answers are generated one model at a time, with -o")
     opts["answer_format"] = "arena_hard" if arena else "alpaca_eval"
     default = Path("answers.jsonl" if arena else "model_outputs.json")
     configs = [generate_config(m, output or default, seed, opts).model_copy(

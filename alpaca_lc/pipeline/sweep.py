@@ -34,8 +34,8 @@ class Sweep:
 
 
 def output_paths(generates: list[GenerateConfig], folder: Path) -> list[GenerateConfig]:
-    """Each model's config with its outputs at `folder/<name>/model_outputs.json`; two models of one name are
-    an error (their results would overwrite each other)."""
+    """Each model's config with its outputs at `folder/<name>/model_outputs.json` (Arena-Hard-Auto answers:
+    `answers.jsonl`); two models of one name are an error (their results would overwrite each other)."""
     named: dict[str, str] = {}
     placed = []
     for config in generates:
@@ -44,7 +44,8 @@ def output_paths(generates: list[GenerateConfig], folder: Path) -> list[Generate
             raise UsageError(f"--model {config.model} and --model {named[name]} are both named {name!r}: give one "
                              "of them another name in its model config")  # fmt: skip
         named[name] = config.model
-        placed.append(config.model_copy(update={"output": folder / name / "model_outputs.json", "name": name}))
+        file = "answers.jsonl" if config.answer_format == "arena_hard" else "model_outputs.json"
+        placed.append(config.model_copy(update={"output": folder / name / file, "name": name}))
     return placed
 
 

@@ -87,3 +87,15 @@ def test_one_category_is_generated(cli: Cli, tmp_path: Path) -> None:
         calls = server.stats()["successes"]
     assert done.exit_code == 0, done.output
     assert calls == 2 and [x["uid"] for x in _rows(tmp_path / "answers.jsonl")] == ["q2", "q3"]
+
+
+def test_a_sweep_writes_each_models_answers(cli: Cli, tmp_path: Path) -> None:
+    questions = _questions(tmp_path)
+    with LocalServer(generation_words=5) as server:
+        done = cli("generate", "--benchmark", "arena-hard-v2.0", "--model", "my-sft", "--model", "my-dpo",
+                   "--backend", "openai", "--base-url", server.base_url, "--eval-set", questions, "--output-dir",
+                   tmp_path / "results", "--no-progress", env={"OPENAI_API_KEY": "sk-local"})  # fmt: skip
+    assert done.exit_code == 0, done.output
+    for model in ("my-sft", "my-dpo"):
+        lines = _rows(tmp_path / "results" / model / "answers.jsonl")
+        assert [x["uid"] for x in lines] == ["q0", "q1", "q2", "q3"] and {x["model"] for x in lines} == {model}
