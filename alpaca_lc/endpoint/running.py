@@ -57,9 +57,9 @@ async def _until_done_or_interrupted(tasks: Sequence[asyncio.Future[Any]], inter
     waiter: asyncio.Future[Any] = asyncio.ensure_future(interrupted.wait())
     await asyncio.wait({gathered, waiter}, return_when=asyncio.FIRST_COMPLETED)
     waiter.cancel()
-    if gathered.done():
+    if gathered.done() and not interrupted.is_set():
         gathered.result()
-    else:  # interrupted: the tasks go on draining; their outcome is read by the caller, not here
+    else:  # interrupted: the tasks go on draining (those refused for the drain end cancelled, maybe already)
         gathered.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 

@@ -1,0 +1,43 @@
+"""Ctrl-C while requests wait for their turn: those refused for the drain end cancelled, and the run still stops
+with KeyboardInterrupt (exit 130), never with their CancelledError (exit 1 and a traceback)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from alpaca_lc.endpoint.running import gather_or_cancel
+
+
+async def _waiting_for_a_turn(client: Any) -> None:
+    """A request queued behind the concurrency limit: when its turn comes during the drain, it is not sent."""
+    while not client.draining:
+        await asyncio.sleep(0)
+    raise asyncio.CancelledError
+
+
+async def _interrupt_soon() -> None:
+    await asyncio.sleep(0.05)
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_requests_refused_for_the_drain_do_not_turn_ctrl_c_into_a_crash() -> None:
+    client = SimpleNamespace(draining=False, sent=0, settings=SimpleNamespace(timeout=5.0))
+
+    async def run() -> None:
+        interrupter = asyncio.ensure_future(_interrupt_soon())
+        await gather_or_cancel([_waiting_for_a_turn(client) for _ in range(8)], client)  # type: ignore[arg-type]
+        await interrupter
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            asyncio.run(run())
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert client.draining
