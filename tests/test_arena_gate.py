@@ -58,3 +58,24 @@ def test_identical_releases_pass_and_a_null_model_fails(releases: tuple[Path, Pa
     # the good release answers as the baseline: both games are one request (60 calls); the null model 120; the
     # second gate judges nothing again
     assert calls == 60 + 120
+
+
+def test_sampled_answer_sets_are_pooled_by_prompt(releases: tuple[Path, Path], tmp_path: Path) -> None:
+    """Two sampled answer sets of the candidate: twice the games on the same 60 prompts, compared paired."""
+    good, null = releases
+    second = tmp_path / "good-2.jsonl"
+    rows = _rows(good)
+    for r in rows:  # another sample of the same release: another answer text, still the baseline's content
+        r["messages"][-1]["content"]["answer"] += "\n\nThat is all."
+    second.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    with LocalServer(verdict="relevance") as server:
+        env = {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-local",
+               "ALPACA_LC_CACHE": str(tmp_path / "c.sqlite")}  # fmt: skip
+        args = ["gate", "--benchmark", "arena-hard-v2.0", good, second, "--previous", null, "--eval-set",
+                ARENA / "question.jsonl", "--reference", ARENA / "o3-mini-2025-01-31.jsonl", "--category",
+                "hard_prompt", "--allow-partial", "--arena-hard-dir", ARENA / "reference", "--no-progress",
+                "--json", tmp_path / "gate.json"]  # fmt: skip
+        done = CliRunner().invoke(main, [str(a) for a in args], env=env, catch_exceptions=False)
+    assert done.exit_code == 0, done.output  # better than the null model: pass
+    check = json.loads((tmp_path / "gate.json").read_text())["checks"][0]
+    assert check["prompts"] == 60 and check["low"] > 0

@@ -122,15 +122,16 @@ def evaluate_arena(answers: Path | None, model: str | None, opts: dict[str, Any]
 
 
 def gate_arena(candidate: tuple[Path, ...], opts: dict[str, Any]) -> int:
-    """The release gate on Arena-Hard-Auto: one candidate answer file against one previous; its exit code."""
+    """The release gate on Arena-Hard-Auto: the candidate's answer files (several: sampled answer sets, pooled by
+    prompt) against the previous release's; its exit code."""
     from alpaca_lc.config import JudgeRunConfig
     from alpaca_lc.records.destinations import check_destinations
     from alpaca_lc.records.jsonio import append_text, write_text
     from alpaca_lc.records.thinking import parse_tags
     from alpaca_lc.release.arena_gate import ArenaGateConfig, run_arena_gate
 
-    if len(candidate) != 1 or len(opts["previous"]) != 1:
-        raise click.UsageError("Arena-Hard-Auto: one CANDIDATE answer file and one --previous")
+    if not opts["previous"]:
+        raise click.UsageError("Arena-Hard-Auto's gate compares with --previous (its answer files)")
     if opts["min_lc"] is not None or opts["dry_run"]:
         raise click.UsageError("--min-lc and --dry-run are not for Arena-Hard-Auto's gate")
     run_keys = ("judge_model", "cache", "concurrency", "timeout", "max_attempts", "tpm", "rpm", "stall_timeout",
@@ -140,7 +141,7 @@ def gate_arena(candidate: tuple[Path, ...], opts: dict[str, Any]) -> int:
                          **reasoning_settings(opts))  # fmt: skip
     opts = opts | {"both_orders": False, "bridge": None, "subset": None, "max_instances": None}
     annotate = _config(candidate[0], Path("unused.jsonl"), opts, run, parse_tags(opts["think_tags"]))
-    config = ArenaGateConfig(candidate[0], opts["previous"][0], annotate, max_drop=opts["max_drop"],
+    config = ArenaGateConfig(candidate, tuple(opts["previous"]), annotate, max_drop=opts["max_drop"],
                              confidence=opts["confidence"], on_inconclusive=opts["on_inconclusive"],
                              rounds=opts["bootstrap"])  # fmt: skip
     check_destinations([opts["summary_md"], opts["json_path"]], [*candidate, *opts["previous"]])

@@ -21,8 +21,8 @@ from alpaca_lc.stats.arena import PairedScores, paired_scores
 class ArenaGateConfig:
     """The two releases' answer files, how to judge them, and the decision's rule."""
 
-    candidate: Path
-    previous: Path
+    candidate: tuple[Path, ...]  # one answer file per sampled answer set of the release (pooled by prompt)
+    previous: tuple[Path, ...]
     annotate: ArenaAnnotateConfig  # its `answers` is replaced by each release's
     max_drop: float = 0.0  # points: fail when the score drops significantly more than this
     confidence: float = 0.95
@@ -77,12 +77,19 @@ class ArenaGateResult:
                                       for c in self.checks], "notes": self.notes}, indent=2) + "\n"  # fmt: skip
 
 
-def _judged(config: ArenaGateConfig, answers: Path, role: str) -> tuple[ArenaAnnotateRun, list[ArenaJudgment]]:
-    run = run_arena_annotate(dataclasses.replace(config.annotate, answers=answers))
-    run.check_complete()
-    judgments = [ArenaJudgment(r["uid"], r["category"], role, r["baseline"], r["judge"],
-                               (r["games"][0]["score"], r["games"][1]["score"])) for r in run.records()]  # fmt: skip
-    return run, judgments
+def _judged(config: ArenaGateConfig, samples: tuple[Path, ...], role: str
+            ) -> tuple[list[ArenaAnnotateRun], list[ArenaJudgment]]:  # fmt: skip
+    """Each sample of a release judged; their judgments under one name (the release), so a prompt's battles pool
+    every sample's games."""
+    runs, judgments = [], []
+    for answers in samples:
+        run = run_arena_annotate(dataclasses.replace(config.annotate, answers=answers))
+        run.check_complete()
+        runs.append(run)
+        for r in run.records():
+            verdicts = (r["games"][0]["score"], r["games"][1]["score"])
+            judgments.append(ArenaJudgment(r["uid"], r["category"], role, r["baseline"], r["judge"], verdicts))
+    return runs, judgments
 
 
 def _per_prompt(battles: CategoryBattles) -> dict[str, tuple[float, float]]:
@@ -105,9 +112,9 @@ def _decide(paired: PairedScores, config: ArenaGateConfig) -> str:
 
 def run_arena_gate(config: ArenaGateConfig) -> ArenaGateResult:
     """Judge both releases (from the cache where it can), then compare each category paired by prompt."""
-    candidate_run, candidate = _judged(config, config.candidate, "candidate")
+    candidate_runs, candidate = _judged(config, config.candidate, "candidate")
     _, previous = _judged(config, config.previous, "previous")
-    checks, notes = [], list(candidate_run.notes)
+    checks, notes = [], list(candidate_runs[0].notes)
     for category in sorted({j.category for j in candidate}):
         both = category_battles([*candidate, *previous], category)
         if set(both.battles.models) != {"candidate", "previous"}:
