@@ -54,7 +54,7 @@ def test_a_model_is_generated_judged_and_scored(tmp_path: Path) -> None:
     lines = (ARENA / "question.jsonl").read_text(encoding="utf-8").split("\n")[:5]  # five hard prompts
     questions = tmp_path / "question.jsonl"
     questions.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    env_args = ("--model", "my-sft", "--backend", "openai")
+    env_args = ("--model", "my-sft", "--model", "my-dpo", "--backend", "openai")
     with LocalServer(generation_words=30) as server:
         env = {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "sk-local",
                "ALPACA_LC_CACHE": str(tmp_path / "c.sqlite")}  # fmt: skip
@@ -64,8 +64,10 @@ def test_a_model_is_generated_judged_and_scored(tmp_path: Path) -> None:
         done = CliRunner().invoke(main, [str(a) for a in args], env=env, catch_exceptions=False)
         calls = server.stats()["successes"]
     assert done.exit_code == 0, done.output
-    assert calls == 5 + 10  # five answers, two games each
+    assert calls == 2 * (5 + 10)  # two models: five answers each, two games an answer
     rows = pd.read_csv(io.StringIO(done.stdout))
-    assert rows.loc[0, "model"] == "my-sft" and rows.loc[0, "control"] == "none"
-    if len(rows) == 1:  # offline: the generated answers have no token length, so no style control, and it is said
+    assert list(rows[rows["control"] == "none"]["model"]) == ["my-sft", "my-dpo"]
+    if len(rows) == 2:  # offline: the generated answers have no token length, so no style control, and it is said
         assert "no style-controlled score" in done.stderr and "--tiktoken-file" in done.stderr
+    for model in ("my-sft", "my-dpo"):
+        assert (tmp_path / "results" / model / "arena-hard-v2.0@gpt-4.1" / "judgments.jsonl").exists()

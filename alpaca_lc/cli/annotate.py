@@ -256,10 +256,8 @@ def evaluate(model_outputs: Path | None, models: tuple[str, ...], generation_see
     if (model_outputs is None) == (not models):
         raise click.UsageError("give either MODEL_OUTPUTS or --model")
     if opts.pop("benchmark") == "arena-hard-v2.0":
-        if len(models) > 1:
-            raise click.UsageError("Arena-Hard-Auto: one --model at a time")
         opts["generation_seed"] = generation_seed
-        evaluate_arena(model_outputs, models[0] if models else None, opts, _judge_run(opts), tags(opts["think_tags"]))
+        evaluate_arena(model_outputs, models, opts, _judge_run(opts), tags(opts["think_tags"]))
         return
     if opts["category"] or opts["arena_hard_dir"] or opts["tiktoken_file"]:
         raise click.UsageError("--category, --arena-hard-dir and --tiktoken-file are Arena-Hard-Auto's: add "

@@ -13,6 +13,7 @@ from alpaca_lc.cli.options import BENCHMARKS, batch_settings, reasoning_settings
 if TYPE_CHECKING:
     from alpaca_lc.annotation.arena_run import ArenaAnnotateConfig, ArenaAnnotateRun
     from alpaca_lc.config import JudgeRunConfig
+    from alpaca_lc.pipeline.arena_evaluate import ArenaEvaluateConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 # AlpacaEval's options that mean nothing for Arena-Hard-Auto's games (its order and answers are the benchmark's).
@@ -91,13 +92,34 @@ def _say(result: ArenaAnnotateRun) -> None:
             click.echo(f"{category.category}: {category.result.tally.summary()}", err=True)
 
 
-def evaluate_arena(answers: Path | None, model: str | None, opts: dict[str, Any], run: JudgeRunConfig,
+def evaluate_arena(answers: Path | None, models: tuple[str, ...], opts: dict[str, Any], run: JudgeRunConfig,
                    think_tags: tuple[str, str]) -> None:  # fmt: skip
-    """Generate (with --model), judge and score on Arena-Hard-Auto; print a row per category, plain and
-    style-controlled, and write the results folder."""
-    from alpaca_lc.cli.generate import generate_config
-    from alpaca_lc.pipeline.arena_evaluate import ArenaEvaluateConfig, run_arena_evaluate
+    """Generate (with --model; several: one after another), judge and score on Arena-Hard-Auto; print a row per
+    model and category, plain and style-controlled, and write each model's results folder."""
+    import pandas as pd
+
+    from alpaca_lc.pipeline.arena_evaluate import run_arena_evaluate
     from alpaca_lc.report.tables import render
+
+    tables = []
+    for model in models or (None,):
+        result = run_arena_evaluate(_evaluate_config(answers, model, opts, run, think_tags))
+        if result.generated is not None:
+            click.echo(result.generated.summary(), err=True)
+        _say(result.annotated)
+        for note in result.notes:
+            click.echo(note, err=True)
+        if result.table is not None:
+            tables.append(result.table)
+            click.echo(f"wrote {result.folder}", err=True)
+    if tables:
+        click.echo(render(pd.concat(tables, ignore_index=True), "csv"), nl=False)
+
+
+def _evaluate_config(answers: Path | None, model: str | None, opts: dict[str, Any], run: JudgeRunConfig,
+                     think_tags: tuple[str, str]) -> ArenaEvaluateConfig:  # fmt: skip
+    from alpaca_lc.cli.generate import generate_config
+    from alpaca_lc.pipeline.arena_evaluate import ArenaEvaluateConfig
 
     generating = None
     if model is not None:
@@ -105,20 +127,11 @@ def evaluate_arena(answers: Path | None, model: str | None, opts: dict[str, Any]
         generating = generate_config(model, folder / f"{Path(model).name}.jsonl", opts.get("generation_seed"),
                                      opts | {"answer_format": "arena_hard"})  # fmt: skip
         generating = generating.model_copy(update={"progress": not opts["no_progress"]})
-    config = ArenaEvaluateConfig(
+    return ArenaEvaluateConfig(
         annotate=_config(answers or Path("answers.jsonl"), Path("judgments.jsonl"), opts, run, think_tags),
         generate=generating, output_dir=opts["output_dir"], seed=opts["seed"],
         rounds=100 if opts["bootstrap"] in (None, 1000) else opts["bootstrap"], tiktoken_file=opts["tiktoken_file"],
     )  # fmt: skip
-    result = run_arena_evaluate(config)
-    if result.generated is not None:
-        click.echo(result.generated.summary(), err=True)
-    _say(result.annotated)
-    for note in result.notes:
-        click.echo(note, err=True)
-    if result.table is not None:
-        click.echo(render(result.table, "csv"), nl=False)
-        click.echo(f"wrote {result.folder}", err=True)
 
 
 def gate_arena(candidate: tuple[Path, ...], opts: dict[str, Any]) -> int:
