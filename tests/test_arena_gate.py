@@ -79,3 +79,13 @@ def test_sampled_answer_sets_are_pooled_by_prompt(releases: tuple[Path, Path], t
     assert done.exit_code == 0, done.output  # better than the null model: pass
     check = json.loads((tmp_path / "gate.json").read_text())["checks"][0]
     assert check["prompts"] == 60 and check["low"] > 0
+
+
+def test_a_candidate_that_answers_fewer_prompts_never_passes(releases: tuple[Path, Path], tmp_path: Path) -> None:
+    good, _ = releases
+    fewer = tmp_path / "fewer.jsonl"
+    fewer.write_text("".join(json.dumps(r) + "\n" for r in _rows(good)[:40]), encoding="utf-8")
+    with LocalServer(verdict="relevance") as server:
+        done = _gate(server, tmp_path, fewer, good)
+    assert done.exit_code == 2
+    assert f"{fewer}: answers 40 of the 60 prompts the previous release was judged on" in done.stderr

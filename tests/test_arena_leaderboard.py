@@ -95,3 +95,14 @@ def test_the_html_report_holds_plain_and_style_controlled_scores(run_cli: RunCli
         if model in board.index:
             assert board.loc[model, "styled_score"] == pytest.approx(100 * rate, abs=0.1)
     assert (tmp_path / "site" / "arena_scores.png").stat().st_size > 10_000
+
+
+def test_screening_flags_partial_rows_and_rows_resting_on_few_games(run_cli: RunCli, tmp_path: Path) -> None:
+    folder = tmp_path / "judgments"
+    folder.mkdir()
+    for path in (FIXTURE / "judgments").glob("*.jsonl"):
+        lines = path.read_text().splitlines(keepends=True)
+        (folder / path.name).write_text("".join(lines[:150] if path.stem == "model-weak" else lines))
+    board = _board(run_cli("leaderboard", "--benchmark", "arena-hard-v2.0", folder))
+    assert board.loc["model-weak", "flags"].startswith("partial: judged on 150 of the 200 prompts")
+    assert board.loc["model-strong", "flags"].startswith("failed_games: 31 of 200 prompts")

@@ -92,6 +92,18 @@ def _judged(config: ArenaGateConfig, samples: tuple[Path, ...], role: str
     return runs, judgments
 
 
+def _check_covers(candidate: list[ArenaJudgment], previous: list[ArenaJudgment], path: Path) -> None:
+    """A candidate is compared on every prompt the previous release was judged on: one that answers fewer never
+    passes on the rest (exit 2, what it misses)."""
+    have = {(j.category, j.uid) for j in candidate}
+    needed = {(j.category, j.uid) for j in previous}
+    missing = sorted(needed - have)
+    if missing:
+        raise InputError(f"answers {len(needed) - len(missing)} of the {len(needed)} prompts the previous release was "
+                         f"judged on (first missing: {missing[0][1]}): a release is compared on all of them",
+                         path=path)  # fmt: skip
+
+
 def _per_prompt(battles: CategoryBattles) -> dict[str, tuple[float, float]]:
     """Each prompt's (sum of weighted outcomes, sum of weights) over its two games."""
     out: dict[str, tuple[float, float]] = {}
@@ -114,6 +126,7 @@ def run_arena_gate(config: ArenaGateConfig) -> ArenaGateResult:
     """Judge both releases (from the cache where it can), then compare each category paired by prompt."""
     candidate_runs, candidate = _judged(config, config.candidate, "candidate")
     _, previous = _judged(config, config.previous, "previous")
+    _check_covers(candidate, previous, config.candidate[0])
     checks, notes = [], list(candidate_runs[0].notes)
     for category in sorted({j.category for j in candidate}):
         both = category_battles([*candidate, *previous], category)

@@ -28,7 +28,8 @@ def run_arena_report(config: ArenaBoardConfig, folder: Path, title: str) -> list
     check_destinations(written, [*config.judgments, *config.answers])
     plain = run_arena_board(dataclasses.replace(config, control=None, answers=()))
     styled = run_arena_board(config) if config.control else None
-    table = plain.table.set_index("model")[["score", "score_ci_low", "score_ci_high", "prompts", "failed_prompts"]]
+    table = plain.table.set_index("model")[["score", "score_ci_low", "score_ci_high", "prompts", "failed_prompts",
+                                            "flags"]]  # fmt: skip
     if styled is not None:
         controlled = styled.table.set_index("model")[["score", "score_ci_low", "score_ci_high"]]
         table = table.join(controlled.add_prefix("styled_"))

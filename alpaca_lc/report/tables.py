@@ -29,12 +29,12 @@ _MD_COLUMNS = {
     "n_total": "N",
     "subset": "Subset",
     "judge": "Judge",
-    "flag_names": "Flags",
     "score": "Score",  # Arena-Hard-Auto's rows
     "score_ci": "Interval",
     "control": "Style control",
     "prompts": "Prompts",
     "failed_prompts": "Failed",
+    "flag_names": "Flags",
 }
 
 

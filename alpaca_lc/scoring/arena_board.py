@@ -108,10 +108,26 @@ def _rows(scores: list[Score], battles: CategoryBattles, category: str, control:
                 "control": control or "none",
                 "prompts": battles.prompts[s.model],
                 "failed_prompts": battles.failed[s.model],
+                "flags": _flags(battles, s.model),
             }
             for s in sorted(scores, key=lambda s: -s.score)
         ]
     )
+
+
+FAILED_SHARE = 0.10  # a row whose prompts lost more games than this to failures is flagged
+
+
+def _flags(battles: CategoryBattles, model: str) -> str:
+    """Screening: a row judged on fewer prompts than the others (not comparable), or one that lost many prompts to
+    failed games (its score rests on the rest), as `name: reason` joined by "; " (empty: none)."""
+    flags = []
+    most, prompts, failed = max(battles.prompts.values()), battles.prompts[model], battles.failed[model]
+    if prompts < most:
+        flags.append(f"partial: judged on {prompts} of the {most} prompts the other rows were")
+    if failed > FAILED_SHARE * prompts:
+        flags.append(f"failed_games: {failed} of {prompts} prompts have a failed game (no verdict or a failed call)")
+    return "; ".join(flags)
 
 
 def run_arena_board(config: ArenaBoardConfig) -> ArenaBoard:
