@@ -14,15 +14,16 @@ import pytest
 from alpaca_lc.endpoint.running import gather_or_cancel
 
 
-async def _waiting_for_a_turn(client: Any) -> None:
+async def _waiting_for_a_turn(client: Any, started: asyncio.Event) -> None:
     """A request queued behind the concurrency limit: when its turn comes during the drain, it is not sent."""
+    started.set()
     while not client.draining:
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # a yield to the loop, not a wait
     raise asyncio.CancelledError
 
 
-async def _interrupt_soon() -> None:
-    await asyncio.sleep(0.05)
+async def _interrupt_once_waiting(started: asyncio.Event) -> None:
+    await started.wait()  # the requests are queued: Ctrl-C now
     os.kill(os.getpid(), signal.SIGINT)
 
 
@@ -30,8 +31,10 @@ def test_requests_refused_for_the_drain_do_not_turn_ctrl_c_into_a_crash() -> Non
     client = SimpleNamespace(draining=False, sent=0, settings=SimpleNamespace(timeout=5.0))
 
     async def run() -> None:
-        interrupter = asyncio.ensure_future(_interrupt_soon())
-        await gather_or_cancel([_waiting_for_a_turn(client) for _ in range(8)], client)  # type: ignore[arg-type]
+        started = asyncio.Event()
+        interrupter = asyncio.ensure_future(_interrupt_once_waiting(started))
+        requests = [_waiting_for_a_turn(client, started) for _ in range(8)]
+        await gather_or_cancel(requests, client)  # type: ignore[arg-type]
         await interrupter
 
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
