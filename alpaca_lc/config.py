@@ -163,6 +163,8 @@ class GenerateConfig(_Closed):
     temperature: float | None = Field(default=None, ge=0)
     top_p: float | None = Field(default=None, gt=0, le=1)
     seed: int | None = None
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None  # a reasoning model's
+    max_completion_tokens: int | None = Field(default=None, ge=1)  # a reasoning model's limit, reasoning included
     tensor_parallel_size: int | None = Field(default=None, ge=1)
     pipeline_parallel_size: int | None = Field(default=None, ge=1)
     data_parallel_size: int | None = Field(default=None, ge=1)

@@ -81,6 +81,12 @@ def _tags(value: str) -> tuple[str, str]:
 @click.option("--think-tags", default=None, metavar="OPEN,CLOSE",
               help="The tags a thinking model's thought is between, when no parser or field separates it (default "
               "<think>,</think>).")  # fmt: skip
+@click.option("--reasoning-effort", type=click.Choice(["none", "minimal", "low", "medium", "high", "xhigh"]),
+              default=None, help="A provider's reasoning model's reasoning_effort (openai backend; default: the "
+              "provider's). A model documented as a reasoning model is asked as one without it.")  # fmt: skip
+@click.option("--max-completion-tokens", type=click.IntRange(min=1), default=None,
+              help="A reasoning model's limit on its hidden reasoning and its answer together (openai backend; "
+              "default 25,000, OpenAI's advice; only what is generated is billed).")  # fmt: skip
 @click.option("--concurrency", default=32, show_default=True, type=click.IntRange(min=1))
 @click.option("--timeout", default=600.0, show_default=True, type=click.FloatRange(min=0, min_open=True))
 @click.option("--max-attempts", default=8, show_default=True, type=click.IntRange(min=1))

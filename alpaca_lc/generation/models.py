@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from alpaca_lc import package_file
 from alpaca_lc.config import Endpoint, load_yaml_config
+from alpaca_lc.endpoint.models import is_reasoning
 
 BackendName = Literal["vllm", "vllm-server", "openai"]
+# A reasoning model's default limit, its hidden reasoning and its answer together: OpenAI's guide to reasoning models
+# says to reserve at least 25,000 tokens for both when starting out. Only the tokens generated are billed.
+REASONING_COMPLETION_TOKENS = 25_000
 
 
 class _Closed(BaseModel):
@@ -24,6 +28,9 @@ class Sampling(_Closed):
     top_p: float = Field(default=1.0, gt=0, le=1)
     max_new_tokens: int = Field(default=2048, ge=1)
     seed: int | None = None
+    # A reasoning model's (`generation.openai_backend`): its effort, and its limit with the hidden reasoning included
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
+    max_completion_tokens: int | None = Field(default=None, ge=1)
 
 
 class Engine(_Closed):
@@ -52,6 +59,43 @@ class ModelConfig(_Closed):
     sampling: Sampling = Sampling()
     engine: Engine = Engine()
     endpoint: Endpoint = Endpoint()
+
+
+def reasons(model: ModelConfig) -> bool:
+    """Whether the model is asked as a reasoning model through the `openai` backend: documented as one
+    (`endpoint.models`), or given a reasoning effort or a completion limit."""
+    s = model.sampling
+    given = s.reasoning_effort is not None or s.max_completion_tokens is not None
+    return model.backend == "openai" and (given or is_reasoning(model.model))
+
+
+def api_decoding(model: ModelConfig) -> dict[str, Any]:
+    """The request parameters of the sampling settings, for the Chat Completions API. A reasoning model takes no
+    `temperature`, `top_p` or `max_tokens` (the provider refuses them): it gets `max_completion_tokens`, which
+    bounds its hidden reasoning and its answer together, and `reasoning_effort` when one is given."""
+    s = model.sampling
+    if reasons(model):
+        params: dict[str, Any] = {"max_completion_tokens": s.max_completion_tokens or REASONING_COMPLETION_TOKENS}
+        if s.reasoning_effort is not None:
+            params["reasoning_effort"] = s.reasoning_effort
+    else:
+        params = {"temperature": s.temperature, "top_p": s.top_p, "max_tokens": s.max_new_tokens}
+    if s.seed is not None:
+        params["seed"] = s.seed
+    return params
+
+
+def reasoning_note(model: ModelConfig) -> str | None:
+    """One line saying how a reasoning model is asked (None for another model)."""
+    if not reasons(model):
+        return None
+    limit = model.sampling.max_completion_tokens or REASONING_COMPLETION_TOKENS
+    effort = model.sampling.reasoning_effort or "the provider's default"
+    return (
+        f"{model.model} is asked as a reasoning model: max_completion_tokens {limit:,} (hidden reasoning and "
+        f"answer; --max-completion-tokens), reasoning effort {effort}, no temperature, top_p or max_tokens "
+        "(such models refuse them)"
+    )
 
 
 def model_configs_dir() -> Path:

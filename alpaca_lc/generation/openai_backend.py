@@ -11,7 +11,7 @@ from alpaca_lc.endpoint.client import ChatClient, describe_failure
 from alpaca_lc.endpoint.running import gather_or_cancel
 from alpaca_lc.errors import IncompleteError
 from alpaca_lc.generation.base import Failure, Generation, GenerationRequest, OnResult
-from alpaca_lc.generation.models import ModelConfig
+from alpaca_lc.generation.models import ModelConfig, api_decoding
 from alpaca_lc.records.thinking import Split, split_thought
 
 
@@ -23,21 +23,13 @@ class OpenAIBackend:
         self.client_settings = client
         self.endpoint = endpoint or config.endpoint
 
-    def decoding(self) -> dict[str, Any]:
-        """Request parameters from the sampling settings."""
-        s = self.config.sampling
-        params: dict[str, Any] = {"temperature": s.temperature, "top_p": s.top_p, "max_tokens": s.max_new_tokens}
-        if s.seed is not None:
-            params["seed"] = s.seed
-        return params
-
     def generate(self, requests: list[GenerationRequest], on_result: OnResult) -> None:
         """Generate all requests; each result is handed to `on_result` as it arrives."""
         asyncio.run(self._generate(requests, on_result))
 
     async def _generate(self, requests: list[GenerationRequest], on_result: OnResult) -> None:
         client = ChatClient(self.endpoint, self.client_settings)
-        decoding = self.decoding()
+        decoding = api_decoding(self.config)
         tags = self.config.think_tags
 
         def read(choice: dict[str, Any]) -> tuple[Split, str]:

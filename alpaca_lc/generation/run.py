@@ -21,7 +21,7 @@ from alpaca_lc.endpoint.calls import ClientSettings, base_url
 from alpaca_lc.endpoint.models import retired_line, retirement
 from alpaca_lc.errors import IncompleteError, InputError, UsageError
 from alpaca_lc.generation.base import Failure, Generation, GenerationRequest, load_backend
-from alpaca_lc.generation.models import ModelConfig, load_model_config
+from alpaca_lc.generation.models import ModelConfig, load_model_config, reasoning_note, reasons
 from alpaca_lc.progress import Progress
 from alpaca_lc.records.arena_hard import answer_records
 from alpaca_lc.records.arena_style import Encode, gpt4o_tokens
@@ -44,6 +44,7 @@ class GenerateRun:
     seconds: float = 0.0
     thoughts: int = 0  # answers with a thought kept apart (`reasoning`)
     unclosed: int = 0  # thoughts that never closed: empty answers
+    empty_at_limit: int = 0  # a reasoning model's empty answers: its reasoning used up max_completion_tokens
     notes: list[str] = field(default_factory=list)  # what the user must know of how the outputs were written
 
     def summary(self) -> str:
@@ -55,6 +56,9 @@ class GenerateRun:
             f"; {self.thoughts} thoughts kept apart in `reasoning`"
             + (f", {self.unclosed} of them never closed (their output is empty)" if self.unclosed else ""))  # fmt: skip
         notes = "".join(f"; {note}" for note in self.notes)
+        if self.empty_at_limit:
+            notes += (f"; {self.empty_at_limit} answers are empty because the reasoning used up the completion limit "
+                      "(finish_reason length): raise --max-completion-tokens and generate them again")  # fmt: skip
         return (f"generated {self.generated} ({rate:.1f}/s), kept {self.resumed} from an interrupted run, "
                 f"wrote {self.output}{thinking}{notes}")  # fmt: skip
 
@@ -63,7 +67,9 @@ def resolve_model(config: GenerateConfig) -> ModelConfig:
     """The model config with the command line's overrides applied."""
     model = load_model_config(config.model)
     sampling = {k: v for k, v in {"temperature": config.temperature, "top_p": config.top_p,
-                                  "max_new_tokens": config.max_new_tokens, "seed": config.seed}.items()
+                                  "max_new_tokens": config.max_new_tokens, "seed": config.seed,
+                                  "reasoning_effort": config.reasoning_effort,
+                                  "max_completion_tokens": config.max_completion_tokens}.items()
                 if v is not None}  # fmt: skip
     engine = {k: v for k, v in {"tensor_parallel_size": config.tensor_parallel_size,
                                 "pipeline_parallel_size": config.pipeline_parallel_size,
@@ -84,7 +90,13 @@ def resolve_model(config: GenerateConfig) -> ModelConfig:
         update["reasoning_parser"] = config.reasoning_parser
     if config.think_tags is not None:
         update["think_tags"] = config.think_tags
-    return model.model_copy(update=update)
+    resolved = model.model_copy(update=update)
+    s = resolved.sampling
+    if resolved.backend != "openai" and (s.reasoning_effort is not None or s.max_completion_tokens is not None):
+        raise UsageError(f"{resolved.name}: a reasoning effort and --max-completion-tokens are for a provider's "
+                         f"reasoning model on the openai backend, not {resolved.backend} (a thinking model there "
+                         "takes --reasoning-parser and --max-new-tokens)")  # fmt: skip
+    return resolved
 
 
 def check_not_retired(model: ModelConfig) -> None:
@@ -112,6 +124,9 @@ def settings_hash(model: ModelConfig, items: list[EvalItem]) -> str:
     for name, default in (("reasoning_parser", None), ("think_tags", ("<think>", "</think>"))):
         if relevant[name] == default:  # as outputs were made before these settings existed: they reuse and resume
             del relevant[name]
+    for name in ("reasoning_effort", "max_completion_tokens"):
+        if relevant["sampling"][name] is None:
+            del relevant["sampling"][name]
     relevant["instructions"] = hashlib.sha256("\0".join(i.instruction for i in items).encode()).hexdigest()
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -141,6 +156,8 @@ class GenerationJob:
         record = _record(result, self.items[result.index], self.model.name)
         self.run.thoughts += result.reasoning is not None
         self.run.unclosed += result.unclosed
+        cut = result.finish_reason == "length" and not result.output.strip()
+        self.run.empty_at_limit += cut and reasons(self.model)
         self.partial.append(record)
         self.done[record["instruction"]] = record
         self.run.generated += 1
@@ -213,6 +230,9 @@ def prepare_generation(config: GenerateConfig) -> GenerationJob | GenerateRun:
         run.reused = True
         return run
     check_not_retired(model)
+    note = reasoning_note(model)
+    if note is not None:
+        run.notes.append(note)
     partial_file = _Partial(partial, digest)
     done = partial_file.load()
     run.resumed = len(done)

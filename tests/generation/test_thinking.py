@@ -89,3 +89,49 @@ def test_vllm_serve_gets_the_reasoning_parser() -> None:
     command = serve_command(config, 8000)
     assert command[command.index("--reasoning-parser") + 1] == "deepseek_r1"
     assert "--reasoning-parser" not in serve_command(ModelConfig(name="m", model="org/m"), 8000)
+
+
+def _generate_reasoning(cli: Cli, server: LocalServer, tmp_path: Path, *options: str) -> tuple[Result, list[dict]]:
+    out = tmp_path / "o.json"
+    out.unlink(missing_ok=True)
+    result = cli("generate", "--model", "gpt-5-mini", "--backend", "openai", "--base-url", server.base_url,
+                 "--eval-set", write_eval_set(tmp_path, 20), "-o", out, "--no-progress", *options,
+                 env={"OPENAI_API_KEY": "sk-local"})  # fmt: skip
+    return result, json.loads(out.read_text()) if out.exists() else []
+
+
+def test_a_providers_reasoning_model_is_asked_as_one(cli: Cli, tmp_path: Path) -> None:
+    """gpt-5-mini under test refuses max_tokens, a temperature other than 1 and top_p (as OpenAI does): it is
+    asked with max_completion_tokens, and its hidden reasoning is billed within it."""
+    record = tmp_path / "requests.jsonl"
+    with LocalServer(record=record) as server:
+        result, records = _generate_reasoning(cli, server, tmp_path)
+        assert result.exit_code == 0, result.output
+        assert len(records) == 20 and all(str(r["output"]).startswith("Answer: w") for r in records)
+        assert "gpt-5-mini is asked as a reasoning model: max_completion_tokens 25,000" in result.stderr
+        bodies = [json.loads(line) for line in record.read_text().splitlines()]
+        assert len(bodies) == 20 and server.stats().get("successes") == 20
+        assert not any(k in b for b in bodies for k in ("max_tokens", "temperature", "top_p", "reasoning_effort"))
+        assert all(b["max_completion_tokens"] == 25_000 for b in bodies)
+        assert all(r["completion_tokens"] > len(str(r["output"]).split()) for r in records)  # reasoning billed
+
+        record.unlink()
+        low, _ = _generate_reasoning(cli, server, tmp_path, "--reasoning-effort", "low", "--max-completion-tokens",
+                                     "5000")  # fmt: skip
+        assert low.exit_code == 0, low.output
+        bodies = [json.loads(line) for line in record.read_text().splitlines()]
+        assert len(bodies) == 20, "other settings: generated again, not served from the first run's outputs"
+        assert all(b["reasoning_effort"] == "low" and b["max_completion_tokens"] == 5000 for b in bodies)
+
+        cut, records = _generate_reasoning(cli, server, tmp_path, "--max-completion-tokens", "50")
+    assert cut.exit_code == 0, cut.output
+    empty = [r for r in records if r["output"] == ""]
+    assert empty and all(r["finish_reason"] == "length" for r in empty)
+    assert f"{len(empty)} answers are empty because the reasoning used up the completion limit" in cut.stderr
+
+
+def test_reasoning_settings_on_vllm_are_refused(cli: Cli, tmp_path: Path) -> None:
+    result = cli("generate", "--model", "/ckpt/m", "--backend", "vllm", "--eval-set", write_eval_set(tmp_path, 3),
+                 "-o", tmp_path / "o.json", "--reasoning-effort", "low", env={})  # fmt: skip
+    assert result.exit_code == 2 and "not vllm (a thinking model there takes --reasoning-parser" in result.output
+    assert not (tmp_path / "o.json").exists()
