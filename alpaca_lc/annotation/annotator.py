@@ -14,7 +14,7 @@ from alpaca_lc.annotation.judge import Judge
 from alpaca_lc.annotation.keys import unrecorded_endpoint
 from alpaca_lc.annotation.plan import AnnotateOptions, Pair, Planned, Tally, plan
 from alpaca_lc.endpoint.calls import base_url
-from alpaca_lc.endpoint.models import model_facts, retired_line, retirement
+from alpaca_lc.endpoint.models import is_reasoning, model_facts, retired_line, retirement
 from alpaca_lc.endpoint.pacing import TokenEstimator
 from alpaca_lc.errors import InputError, UsageError
 
@@ -132,8 +132,12 @@ def estimate(pairs: list[Pair], judge: Judge, cache: JudgmentCache, options: Ann
 def check_not_retired(judge: Judge) -> None:
     """Refuse (exit 2), before any call, a judge model its provider has retired, asked at that provider's API."""
     facts = retirement(judge.model, base_url(judge.endpoint))
-    if facts is not None:
-        raise UsageError(retired_line(facts, "judge"))
+    if facts is None:
+        return
+    if judge.answer.kind == "arena":  # the benchmark's rule reads any judge's verdict from its text
+        raise UsageError(retired_line(facts, "Arena-Hard-Auto judge"))
+    logprobs = judge.answer.kind == "logprob" and facts.substitute is not None and is_reasoning(facts.substitute)
+    raise UsageError(retired_line(facts, "judge", " with --answer verdict (docs/judge-bridge.md)" if logprobs else ""))
 
 
 def check_context(todo: list[Planned], pairs: list[Pair], judge: Judge, options: AnnotateOptions) -> None:

@@ -47,7 +47,7 @@ async def judge_live(
                 ChatRequest(judge.model, messages, judge.decoding, lambda c: p_first_from_choice(c, judge.answer))
             )
         except ModelNotFound as exc:
-            raise retired_or_missing(exc) from None
+            raise retired_or_missing(exc, judge.answer.kind == "arena") from None
         except IncompleteError:
             raise
         except Exception as exc:  # a request that failed for good: logged, left missing, retried next run

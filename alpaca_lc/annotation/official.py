@@ -55,15 +55,18 @@ SUCCESSOR_HINT = (
 )
 
 
-def retired_or_missing(exc: ModelNotFound) -> IncompleteError:
+def retired_or_missing(exc: ModelNotFound, arena: bool = False) -> IncompleteError:
     """The error for a judge model the endpoint does not have: for one its provider has retired (`endpoint.models`),
-    what still works and what to do instead, in one line."""
+    what still works and what to do instead, in one line (`arena`: an Arena-Hard-Auto judge, whose scores are the
+    judge's own: no bridge)."""
     facts = model_facts(exc.model)
     if facts is None or facts.retired is None:
         return exc
+    hint = (f"to judge new answers, use a living judge (e.g. --judge-model {facts.substitute or 'gpt-5.4'}): "
+            "its scores are its own, not comparable with this judge's" if arena else SUCCESSOR_HINT)  # fmt: skip
+    kept = "cached and imported judgments" if arena else "cached and imported official judgments"
     return IncompleteError(f"judge model {exc.model} was retired by its provider on {facts.retired} "
-                           f"(model_not_found): cached and imported official judgments still work; "
-                           f"{SUCCESSOR_HINT}")  # fmt: skip
+                           f"(model_not_found): {kept} still work; {hint}")  # fmt: skip
 
 
 class MissingOfficialFiles(UsageError):

@@ -225,8 +225,8 @@ class ChatClient:
                                    "from its text (another instrument); nothing more is sent")  # fmt: skip
         if refused is not None:
             return IncompleteError(f"{model} refuses '{refused}' ({exc.status_code}: {self.scrub(_message(exc))}): a "
-                                   "reasoning model is judged with --answer verdict and --reasoning-effort or "
-                                   "--max-completion-tokens; nothing more is sent")  # fmt: skip
+                                   "reasoning model is asked with --reasoning-effort or --max-completion-tokens (a "
+                                   "judge also with --answer verdict); nothing more is sent")  # fmt: skip
         if isinstance(exc, _FATAL):
             return IncompleteError(f"the endpoint refused the request ({cause_of(exc)}): {self.scrub(_message(exc))}")
         if _quota(exc):
@@ -419,7 +419,12 @@ def _os_reason(exc: BaseException) -> str:
 
 
 def _message(exc: BaseException) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    """The error's first line: for a provider's answer, the message of its error body (the client's own text
+    prefixes "Error code: N - " to it, and the status is said apart)."""
+    body = exc.body if isinstance(exc, openai.APIStatusError) else None
+    text = body.get("message") if isinstance(body, dict) else None
+    text = text if isinstance(text, str) and text.strip() else str(exc)
+    return text.splitlines()[0] if text.strip() else type(exc).__name__
 
 
 PLACEHOLDER_KEY = "EMPTY"  # what vLLM documents for a server started without --api-key

@@ -83,8 +83,8 @@ def retirement(model: str, base_url: str) -> ModelFacts | None:
     return facts
 
 
-def retired_line(facts: ModelFacts, role: str) -> str:
-    """One line: which model, retired when, and what to use instead."""
-    instead = f"; use {facts.substitute} instead" if facts.substitute else ""
+def retired_line(facts: ModelFacts, role: str, how: str = "") -> str:
+    """One line: which model, retired when, and what to use instead (`how`: what the role asks of the substitute)."""
+    instead = f"; use {facts.substitute}{how} instead" if facts.substitute else ""
     return (f"{role} model {facts.name} was retired by its provider on {facts.retired} ({facts.source}){instead}; "
             "a local or other server that still serves it can be used with --base-url / OPENAI_BASE_URL")  # fmt: skip

@@ -192,3 +192,21 @@ def test_a_reasoning_judge_keeps_the_benchmarks_verdict_rule(cli: Cli, inputs: P
     protocol = read_protocol(ARENA / "reference")
     assert all(g["score"] == protocol.verdict(g["judgment"]["answer"]) for x in lines for g in x["games"])
     assert {g["score"] for x in lines for g in x["games"]} <= {"A>>B", "A>B", "A=B", "B>A", "B>>A"}
+
+
+def test_a_retired_judge_is_said_with_what_an_arena_judge_needs(cli: Cli, inputs: Path, tmp_path: Path) -> None:
+    """gpt-4.1, the benchmark's judge, is retired on OpenAI's API: refused before any call there, and answered 404
+    elsewhere; either way the line names a living judge and nothing of AlpacaEval's verdicts or bridges."""
+    provider = {"OPENAI_BASE_URL": "https://api.openai.com/v1", "OPENAI_API_KEY": "sk-not-used",
+                "ALPACA_LC_CACHE": str(tmp_path / "c.sqlite")}  # fmt: skip
+    refused = _annotate(cli, inputs, "hard_prompt", tmp_path / "j.jsonl", provider, "--dry-run")
+    assert refused.exit_code == 2, refused.output  # no network here: a request would have failed with exit 3
+    (line,) = [x for x in refused.stderr.splitlines() if x.strip()]
+    assert "Arena-Hard-Auto judge model gpt-4.1 was retired by its provider on 2026-10-14" in line
+    assert "use gpt-5.4 instead" in line and "--answer" not in line and "bridge" not in line
+    with LocalServer(missing_models="gpt-4.1") as server:
+        gone = _annotate(cli, inputs, "hard_prompt", tmp_path / "j.jsonl", _env(server, tmp_path / "c.sqlite"))
+    assert gone.exit_code == 3, gone.output
+    assert "judge model gpt-4.1 was retired by its provider on 2026-10-14 (model_not_found)" in gone.stderr
+    assert "use a living judge (e.g. --judge-model gpt-5.4)" in gone.stderr and "--answer" not in gone.stderr
+    assert not (tmp_path / "j.jsonl").exists()

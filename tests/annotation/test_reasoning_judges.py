@@ -142,7 +142,8 @@ def test_a_retired_model_stops_before_any_call_on_its_providers_api(cli: Cli, sh
         done = cli("annotate", claude2, "--judge-model", "gpt-4.1-2025-04-14", *extra, env=provider)
         assert done.exit_code == 2, done.output  # no network here: a request would have failed with exit 3
         (error,) = [line for line in done.stderr.splitlines() if line.strip()]
-        assert "judge model gpt-4.1 was retired by its provider on 2026-10-14" in error and "gpt-5.4" in error
+        assert "judge model gpt-4.1 was retired by its provider on 2026-10-14" in error
+        assert "use gpt-5.4 with --answer verdict (docs/judge-bridge.md) instead" in error
     generate = cli("generate", "--model", "gpt-3.5-turbo", "--backend", "openai", "--base-url",
                    "https://api.openai.com/v1", "--eval-set", shared / "eval_set.jsonl", "-o", tmp_path / "g.json",
                    env={"OPENAI_API_KEY": "sk-not-used"})  # fmt: skip

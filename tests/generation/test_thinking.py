@@ -135,3 +135,20 @@ def test_reasoning_settings_on_vllm_are_refused(cli: Cli, tmp_path: Path) -> Non
                  "-o", tmp_path / "o.json", "--reasoning-effort", "low", env={})  # fmt: skip
     assert result.exit_code == 2 and "not vllm (a thinking model there takes --reasoning-parser" in result.output
     assert not (tmp_path / "o.json").exists()
+
+
+def test_an_unlisted_reasoning_model_stops_at_its_refusal_then_is_asked_as_told(cli: Cli, tmp_path: Path) -> None:
+    with LocalServer(reasoning_models="my-reasoner") as server:
+
+        def run(*options: str) -> Result:
+            return cli("generate", "--model", "my-reasoner", "--backend", "openai", "--base-url", server.base_url,
+                       "--eval-set", write_eval_set(tmp_path, 10), "-o", tmp_path / "o.json", "--no-progress",
+                       *options, env={"OPENAI_API_KEY": "sk-local"})  # fmt: skip
+
+        refused = run()
+        assert refused.exit_code == 3, refused.output
+        assert "my-reasoner refuses 'max_tokens' (400: Unsupported parameter" in refused.stderr
+        assert "a reasoning model is asked with --reasoning-effort or --max-completion-tokens" in refused.stderr
+        told = run("--max-completion-tokens", "8000")
+    assert told.exit_code == 0, told.output
+    assert len(json.loads((tmp_path / "o.json").read_text())) == 10
