@@ -43,11 +43,20 @@ def model_options(func: F) -> F:
     return func
 
 
-def generate_config(model: str, output: Path, seed: int | None, opts: dict[str, Any]) -> GenerateConfig:
-    """A GenerateConfig from parsed options (unknown ones are ignored: they belong to other stages)."""
+# Options `generate` has for the model and other commands have for their judge: only `generate`'s are the model's.
+_JUDGES_TOO = {"reasoning_effort", "max_completion_tokens"}
+
+
+def generate_config(
+    model: str, output: Path, seed: int | None, opts: dict[str, Any], *, own: bool = False
+) -> GenerateConfig:
+    """A GenerateConfig from parsed options (unknown ones are ignored: they belong to other stages). `own`: the
+    options are `generate`'s, so those named like a judge's (`--reasoning-effort`) are the model's."""
     from alpaca_lc.config import GenerateConfig
 
-    fields = set(GenerateConfig.model_fields) - {"model", "output", "seed", "think_tags"}
+    fields = (
+        set(GenerateConfig.model_fields) - {"model", "output", "seed", "think_tags"} - (set() if own else _JUDGES_TOO)
+    )
     given = opts.get("think_tags")
     think_tags = None if given is None else _tags(given)
     return GenerateConfig(model=model, output=output, seed=seed, think_tags=think_tags,
@@ -127,7 +136,7 @@ def generate(
     arena = opts.pop("benchmark") == "arena-hard-v2.0"
     opts["answer_format"] = "arena_hard" if arena else "alpaca_eval"
     default = Path("answers.jsonl" if arena else "model_outputs.json")
-    configs = [generate_config(m, output or default, seed, opts).model_copy(
+    configs = [generate_config(m, output or default, seed, opts, own=True).model_copy(
         update={"progress": not no_progress}) for m in models]  # fmt: skip
     if len(models) > 1 or output_dir is not None:
         configs = output_paths(configs, output_dir or Path("results"))

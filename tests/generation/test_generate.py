@@ -110,6 +110,29 @@ def test_evaluate_model_end_to_end_then_nothing_is_called_again(cli: Cli, tmp_pa
     assert (folder / "weighted_alpaca_eval_gpt4_turbo" / "annotations.json").exists()
 
 
+def test_a_reasoning_judges_options_are_the_judges_not_the_generators(cli: Cli, tmp_path: Path) -> None:
+    """`evaluate --model M --judge-model J --reasoning-effort low`: the effort and the limit are the judge's; the
+    model under test is asked with its own settings (README's recommended judge line)."""
+    eval_set = write_eval_set(tmp_path, 20)
+    calibration = zero_calibration(eval_set, tmp_path / "cal.json")
+    generator_log, judge_log = tmp_path / "generator.jsonl", tmp_path / "judge.jsonl"
+    with LocalServer(record=generator_log) as generator, LocalServer(record=judge_log) as judge:
+        env = {"OPENAI_API_KEY": "sk-local", "OPENAI_BASE_URL": judge.base_url,
+               "ALPACA_LC_CACHE": str(tmp_path / "cache.sqlite"), "ALPACA_LC_EVAL_SET": str(eval_set)}  # fmt: skip
+        done = cli("evaluate", "--model", "my-sft", "--backend", "openai", "--base-url", generator.base_url,
+                   "--judge-model", "gpt-5-mini", "--answer", "verdict", "--reasoning-effort", "low",
+                   "--max-completion-tokens", "3000", "--calibration", calibration, "--output-dir",
+                   tmp_path / "results", "--bootstrap", "0",
+                   "--no-progress", env=env)  # fmt: skip
+    assert done.exit_code == 0, done.output
+    generated = [json.loads(line) for line in generator_log.read_text().splitlines()]
+    judged = [json.loads(line) for line in judge_log.read_text().splitlines()]
+    assert len(generated) == 20 and len(judged) == 20
+    assert all(b["max_tokens"] == 2048 and "reasoning_effort" not in b and "max_completion_tokens" not in b
+               for b in generated)  # fmt: skip
+    assert all(b["reasoning_effort"] == "low" and b["max_completion_tokens"] == 3000 for b in judged)
+
+
 def test_bad_input_is_one_line(cli: Cli, tmp_path: Path) -> None:
     write_eval_set(tmp_path, 3)
     config = tmp_path / "model.yaml"
