@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,3 +132,11 @@ def zero_calibration(eval_set: Path, path: Path) -> Path:
     keys = [instruction_key(r["instruction"]) for r in json.loads(eval_set.read_text(encoding="utf-8"))]
     write_calibration(path, Calibration.of(dict.fromkeys(keys, 0.0), None, "test"))
     return path
+
+
+def wait_until(check: Callable[[], bool], seconds: float = 60, what: str = "the condition") -> None:
+    """Wait for a condition (a busy machine only makes it come later), polling; fail if it never comes."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"timed out after {seconds:g} s waiting for {what}"
+        time.sleep(0.05)

@@ -24,7 +24,7 @@ from alpaca_lc.annotation.cache import JudgmentCache, Owner
 from alpaca_lc.endpoint.batches import BatchLine, split
 from alpaca_lc.testing.openai_server import LocalServer
 
-from ..conftest import zero_calibration
+from ..conftest import wait_until, zero_calibration
 from .conftest import Workspace
 
 Cli = Callable[..., Result]
@@ -107,19 +107,12 @@ class _StderrLines:
         return "".join(self._lines)
 
 
-def _until(check: Callable[[], bool], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def test_kill_9_while_a_batch_runs_then_rerun_collects_it(cli: Cli, workspace: Workspace) -> None:
     out = workspace.root / "annotations.json"
     with LocalServer(batch_delay_s=4) as server:
         proc = _annotate(workspace, server, out, "--batch")
-        _until(lambda: server.stats().get("batches", 0) == 1)
-        _until(lambda: _recorded_batches(workspace.cache) == 1)  # recorded with its id; the process now waits on it
+        wait_until(lambda: server.stats().get("batches", 0) == 1)
+        wait_until(lambda: _recorded_batches(workspace.cache) == 1)  # recorded with its id; the process now waits on it
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         rerun = cli("annotate", workspace.outputs, "-o", out, "--no-progress", "--batch", env=workspace.env(server))
@@ -215,10 +208,10 @@ def test_a_lease_holder_killed_9_is_taken_over(workspace: Workspace, tmp_path: P
     concurrency = 4
     with LocalServer(latency_ms=50) as server:
         holder = _annotate(workspace, server, tmp_path / "a.json", "--concurrency", str(concurrency))
-        _until(lambda: server.stats().get("successes", 0) >= 100)
+        wait_until(lambda: server.stats().get("successes", 0) >= 100)
         waiter = _annotate(workspace, server, tmp_path / "b.json", "--concurrency", "32")
         said = _StderrLines(waiter)
-        _until(lambda: said.has("waiting for"))  # the waiter found every missing key leased, and waits
+        wait_until(lambda: said.has("waiting for"))  # the waiter found every missing key leased, and waits
         assert waiter.poll() is None
         holder.send_signal(signal.SIGKILL)
         holder.wait()
@@ -270,7 +263,7 @@ def test_a_cancelled_batch_keeps_its_answers_and_the_rest_is_resubmitted(cli: Cl
         first = cli("annotate", workspace.outputs, "-o", out, "--batch", "--no-wait", env=workspace.env(server))
         assert first.exit_code == 4, first.output
         client = BatchClient(Endpoint(base_url=server.base_url))
-        _until(lambda: client.state(first.stdout.strip()).completed > 0)  # some answered, most not
+        wait_until(lambda: client.state(first.stdout.strip()).completed > 0)  # some answered, most not
         cancelled = client.cancel(first.stdout.strip())
         client.close()
         server.configure(batch_delay_s=0.1)  # the resubmitted rest completes at once
@@ -296,7 +289,7 @@ def test_a_live_holder_keeps_its_leases_past_the_timeout_by_heartbeat(workspace:
         cmd = [sys.executable, "-m", "alpaca_lc", "annotate", str(workspace.outputs), "--no-progress",
                "--concurrency", "4"]  # fmt: skip
         holder = subprocess.Popen([*cmd, "-o", str(tmp_path / "a.json")], env=env, stderr=subprocess.PIPE, text=True)
-        _until(lambda: server.stats().get("successes", 0) >= 50)
+        wait_until(lambda: server.stats().get("successes", 0) >= 50)
         waiter = subprocess.Popen([*cmd, "-o", str(tmp_path / "b.json")], env=env, stderr=subprocess.PIPE, text=True)
         outcomes = [holder.communicate(timeout=120), waiter.communicate(timeout=120)]
         stats = server.stats()

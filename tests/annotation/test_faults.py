@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from click.testing import Result
 from alpaca_lc.annotation.cache import JudgmentCache
 from alpaca_lc.testing.openai_server import LocalServer
 
+from ..conftest import wait_until
 from .conftest import API_KEY, Workspace
 
 Cli = Callable[..., Result]
@@ -55,9 +55,7 @@ def test_kill_9_then_rerun_completes_without_paying_twice(workspace: Workspace) 
     concurrency = 16
     with LocalServer(latency_ms=100) as server:
         proc = _annotate_process(workspace, server, out, "--concurrency", str(concurrency))
-        deadline = time.monotonic() + 60
-        while server.stats().get("successes", 0) < 300 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: server.stats().get("successes", 0) >= 300, 60, "300 judgments")
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         at_kill = server.stats()["successes"]

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 
 from click.testing import Result
@@ -16,6 +15,7 @@ from click.testing import Result
 from alpaca_lc.annotation.cache import JudgmentCache
 from alpaca_lc.testing.openai_server import LocalServer
 
+from ..conftest import wait_until
 from .conftest import Workspace
 
 Cli = Callable[..., Result]
@@ -56,9 +56,7 @@ def test_answers_received_before_ctrl_c_are_kept(workspace: Workspace) -> None:
         env = {**os.environ, **workspace.env(server)}
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 preexec_fn=_default_sigint)  # fmt: skip
-        deadline = time.monotonic() + 120
-        while server.stats().get("successes", 0) < 100 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: server.stats().get("successes", 0) >= 100, 120, "100 judgments")
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=120)
         answered = server.stats()["successes"]

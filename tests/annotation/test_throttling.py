@@ -19,6 +19,7 @@ from click.testing import Result
 
 from alpaca_lc.testing.openai_server import LocalServer
 
+from ..conftest import wait_until
 from .conftest import Workspace, write_workspace
 
 Cli = Callable[..., Result]
@@ -96,9 +97,7 @@ def test_kill_9_while_throttled_then_rerun_pays_nothing_twice(tmp_path: Path) ->
     out = tmp_path / "a.json"
     with LocalServer(**TIGHT) as server:
         proc = _annotate(ws, server, out)
-        deadline = time.monotonic() + 60
-        while server.stats().get("successes", 0) < 100 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: server.stats().get("successes", 0) >= 100, 60, "100 judgments")
         assert server.stats()["429"] > 0  # killed while throttled
         proc.send_signal(signal.SIGKILL)
         proc.wait()

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
+from ..conftest import wait_until
 from . import fake_vllm
 from .test_generate import write_eval_set
 
@@ -146,24 +146,17 @@ def test_vllm_server_is_stopped_when_interrupted(fake_serve: dict[str, str], tmp
     # inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler, so the signal would be lost.
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
-    _until(lambda: bool(_serve_calls(fake_serve)))
+    wait_until(lambda: bool(_serve_calls(fake_serve)))
     argv = _serve_calls(fake_serve)[0]["argv"]
     assert isinstance(argv, list)
     stats = f"http://127.0.0.1:{argv[argv.index('--port') + 1]}/stats"
-    _until(lambda: _in_flight(stats) > 0)  # the server is up and requests are in flight
+    wait_until(lambda: _in_flight(stats) > 0)  # the server is up and requests are in flight
     proc.send_signal(sig)
     proc.communicate(timeout=60)
     assert proc.returncode != 0
     (call,) = _serve_calls(fake_serve)
-    _until(lambda: not _alive(int(str(call["pid"]))))  # stopped, as soon as the machine gets to it
+    wait_until(lambda: not _alive(int(str(call["pid"]))))  # stopped, as soon as the machine gets to it
     assert not (tmp_path / "o.json").exists()
-
-
-def _until(check: Callable[[], bool], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def _in_flight(stats_url: str) -> int:

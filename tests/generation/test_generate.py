@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from click.testing import Result
 
 from alpaca_lc.testing.openai_server import LocalServer
 
-from ..conftest import zero_calibration
+from ..conftest import wait_until, zero_calibration
 
 Cli = Callable[..., Result]
 
@@ -67,14 +66,11 @@ def test_kill_during_generation_then_only_missing_are_generated(tmp_path: Path) 
                "--base-url", server.base_url, "--eval-set", str(tmp_path / "eval_set.json"),
                "-o", str(tmp_path / "outputs.json"), "--concurrency", str(concurrency)]  # fmt: skip
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
-        while server.stats().get("successes", 0) < 200 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: server.stats().get("successes", 0) >= 200, 60, "200 answers")
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        deadline = time.monotonic() + 60
-        while server.stats()["in_flight"] > 1 and time.monotonic() < deadline:  # 1: the stats request itself
-            time.sleep(0.05)  # answers in flight at the kill reach the server's count, but no client
+        # answers in flight at the kill reach the server's count, but no client (1: the stats request itself)
+        wait_until(lambda: server.stats()["in_flight"] <= 1, 60, "the answers in flight")
         at_kill = server.stats()["successes"]
         assert not (tmp_path / "outputs.json").exists()
         kept = len((tmp_path / "outputs.json.partial.jsonl").read_text().splitlines()) - 1

@@ -23,7 +23,7 @@ import pytest
 from alpaca_lc.testing.openai_server import LocalServer
 
 from ..annotation.conftest import write_workspace
-from ..conftest import zero_calibration
+from ..conftest import wait_until, zero_calibration
 
 pytest.importorskip("ray")
 STAND_IN = Path(__file__).parent / "stand_in"
@@ -124,9 +124,7 @@ def test_a_killed_replica_is_restarted_and_every_instruction_appears_once(tmp_pa
     cmd = [sys.executable, "-m", "alpaca_lc", "generate", "--model", "m", "--eval-set", str(ws.eval_set), "-o",
            str(out), "--ray", "local", "--no-progress"]  # fmt: skip
     proc = subprocess.Popen(cmd, env=_env(tmp_path, STAND_IN_VLLM_DELAY="0.5"), stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while sum(e["event"] == "chat" for e in _log(tmp_path)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: sum(e["event"] == "chat" for e in _log(tmp_path)) >= 2, 120, "2 chats")
     victim = next(e["pid"] for e in _log(tmp_path) if e["event"] == "engine")
     os.kill(victim, signal.SIGKILL)  # the Ray worker holding the engine, mid-generation
     _, stderr = proc.communicate(timeout=300)
@@ -147,9 +145,7 @@ def test_a_killed_driver_resumes_with_only_the_missing_instructions(tmp_path: Pa
                "--calibration", str(calibration), "--output-dir", str(tmp_path / "results"), "--bootstrap", "0",
                "--no-progress"]  # fmt: skip
         proc = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 120
-        while sum(e["event"] == "chat" for e in _log(tmp_path)) < 5 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: sum(e["event"] == "chat" for e in _log(tmp_path)) >= 5, 120, "5 chats")
         os.killpg(proc.pid, signal.SIGKILL)  # the driver, and the Ray instance it started
         proc.wait()
         killed_at = time.time()
