@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alpaca_lc.errors import InputError
 
+# A reasoning model's reasoning_effort, as OpenAI's Chat Completions API takes it (the CLI's choices: `cli.options`)
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -106,7 +109,7 @@ class JudgeRunConfig(_Closed):
     context_tokens: int | None = Field(default=None, ge=1)  # the judge's context window (else the documented one)
     fresh: str | None = None  # judge again whatever the cache holds, under keys of this tag (`release.drift`)
     answer: Literal["judge", "verdict"] = "judge"  # the judge's own answer rule, or the verdict read from its text
-    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
+    reasoning_effort: ReasoningEffort | None = None
     max_completion_tokens: int | None = Field(default=None, ge=1)  # a reasoning model's limit (`annotation.adapt`)
     batch: bool = False  # through the Batch API (`annotation.batched`)
     batch_fallback: Literal["batch", "live"] = "batch"
@@ -163,7 +166,7 @@ class GenerateConfig(_Closed):
     temperature: float | None = Field(default=None, ge=0)
     top_p: float | None = Field(default=None, gt=0, le=1)
     seed: int | None = None
-    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None  # a reasoning model's
+    reasoning_effort: ReasoningEffort | None = None  # a reasoning model's
     max_completion_tokens: int | None = Field(default=None, ge=1)  # a reasoning model's limit, reasoning included
     tensor_parallel_size: int | None = Field(default=None, ge=1)
     pipeline_parallel_size: int | None = Field(default=None, ge=1)

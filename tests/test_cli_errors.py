@@ -128,3 +128,12 @@ def test_not_a_calibration_file(run_cli: RunCli, synthetic: Synthetic, tmp_path:
 def test_usage_error_exit_code(run_cli: RunCli, synthetic: Synthetic, tmp_path: Path) -> None:
     result = run_cli("leaderboard", synthetic.write("a.json", []), "--bootstrap", "-3")
     assert result.exit_code == 2
+
+
+def test_the_clis_reasoning_efforts_are_the_configs() -> None:
+    from typing import get_args
+
+    from alpaca_lc.cli.options import REASONING_EFFORTS
+    from alpaca_lc.config import ReasoningEffort
+
+    assert get_args(ReasoningEffort) == REASONING_EFFORTS

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from alpaca_lc.annotation.judge import Judge
     from alpaca_lc.config import JudgeRunConfig
 
-EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 COMPLETION_TOKENS = {"none": 1024, "minimal": 2048, "low": 4096, "medium": 8192, "high": 16384, "xhigh": 32768}
 DEFAULT_EFFORT = "medium"  # the provider's, when none is sent
 VERDICT_TOKENS = 32  # room for a verdict in text on a model that does not reason (AlpacaEval's judge asks for 1)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from alpaca_lc.cli.options import BENCHMARKS, eval_set_option, pace_options
+from alpaca_lc.cli.options import BENCHMARKS, REASONING_EFFORTS, eval_set_option, pace_options
 
 if TYPE_CHECKING:
     from alpaca_lc.config import GenerateConfig
@@ -90,7 +90,7 @@ def _tags(value: str) -> tuple[str, str]:
 @click.option("--think-tags", default=None, metavar="OPEN,CLOSE",
               help="The tags a thinking model's thought is between, when no parser or field separates it (default "
               "<think>,</think>).")  # fmt: skip
-@click.option("--reasoning-effort", type=click.Choice(["none", "minimal", "low", "medium", "high", "xhigh"]),
+@click.option("--reasoning-effort", type=click.Choice(REASONING_EFFORTS),
               default=None, help="A provider's reasoning model's reasoning_effort (openai backend; default: the "
               "provider's). A model documented as a reasoning model is asked as one without it.")  # fmt: skip
 @click.option("--max-completion-tokens", type=click.IntRange(min=1), default=None,

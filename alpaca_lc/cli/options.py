@@ -116,12 +116,13 @@ def pace_options(func: F) -> F:
     return func
 
 
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")  # config.ReasoningEffort
 _REASONING_OPTIONS = [
     click.option("--answer", type=click.Choice(["judge", "verdict"]), default="judge", show_default=True,
                  help="How the judge's answer is read: its own rule (AlpacaEval 2.0's reads logprobs), or `verdict`, "
                  "the last of its labels in its text, for judges that give no logprobs (another instrument, named "
                  "+verdict). A model documented as a reasoning model gets `verdict` anyway, said in one line."),
-    click.option("--reasoning-effort", type=click.Choice(["none", "minimal", "low", "medium", "high", "xhigh"]),
+    click.option("--reasoning-effort", type=click.Choice(REASONING_EFFORTS),
                  default=None, help="A reasoning judge's reasoning_effort (default: the provider's, medium)."),
     click.option("--max-completion-tokens", type=click.IntRange(min=1), default=None,
                  help="A reasoning judge's completion limit, hidden reasoning included (default by effort: 4,096 at "

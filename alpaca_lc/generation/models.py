@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from alpaca_lc import package_file
-from alpaca_lc.config import Endpoint, load_yaml_config
+from alpaca_lc.config import Endpoint, ReasoningEffort, load_yaml_config
 from alpaca_lc.endpoint.models import is_reasoning
 
 BackendName = Literal["vllm", "vllm-server", "openai"]
@@ -29,7 +29,7 @@ class Sampling(_Closed):
     max_new_tokens: int = Field(default=2048, ge=1)
     seed: int | None = None
     # A reasoning model's (`generation.openai_backend`): its effort, and its limit with the hidden reasoning included
-    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
+    reasoning_effort: ReasoningEffort | None = None
     max_completion_tokens: int | None = Field(default=None, ge=1)
 
 
