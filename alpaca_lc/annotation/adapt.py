@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from alpaca_lc.annotation.parse import Answer
 from alpaca_lc.endpoint.calls import base_url
-from alpaca_lc.endpoint.models import is_reasoning, retirement
+from alpaca_lc.endpoint.models import is_reasoning, reasoning_parameters, retirement
 
 if TYPE_CHECKING:
     from alpaca_lc.annotation.cache import JudgmentCache
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 COMPLETION_TOKENS = {"none": 1024, "minimal": 2048, "low": 4096, "medium": 8192, "high": 16384, "xhigh": 32768}
 DEFAULT_EFFORT = "medium"  # the provider's, when none is sent
 VERDICT_TOKENS = 32  # room for a verdict in text on a model that does not reason (AlpacaEval's judge asks for 1)
-_NOT_FOR_REASONING = ("max_tokens", "temperature", "top_p", "logprobs", "top_logprobs")
 # What a --dry-run assumes a pairwise verdict's hidden reasoning takes, by effort, until the cache holds judgments
 # of the judge (then their mean is used): an assumption, said as one where it is printed.
 ASSUMED_REASONING = {"none": 0, "minimal": 100, "low": 400, "medium": 1500, "high": 5000, "xhigh": 10000}
@@ -106,9 +105,7 @@ def with_verdict(judge: Judge, reasoning: bool) -> Judge:
 
 def for_reasoning(judge: Judge, effort: str | None, max_completion_tokens: int | None) -> Judge:
     """The judge's requests as a reasoning model takes them (see the module's docstring)."""
-    decoding = {k: v for k, v in judge.decoding.items() if k not in _NOT_FOR_REASONING}
-    decoding["max_completion_tokens"] = max_completion_tokens or COMPLETION_TOKENS[effort or DEFAULT_EFFORT]
-    if effort is not None:
-        decoding["reasoning_effort"] = effort
+    limit = max_completion_tokens or COMPLETION_TOKENS[effort or DEFAULT_EFFORT]
+    decoding = reasoning_parameters(judge.decoding, limit, effort)
     name = judge.name if effort is None else f"{judge.name}+{effort}"
     return dataclasses.replace(judge, name=name, decoding=decoding)

@@ -68,6 +68,20 @@ def is_reasoning(model: str) -> bool:
     return facts is not None and facts.reasoning
 
 
+# What a reasoning model refuses (400, or 403 for logprobs): it bounds its output with `max_completion_tokens`
+_NOT_FOR_REASONING = ("max_tokens", "temperature", "top_p", "logprobs", "top_logprobs")
+
+
+def reasoning_parameters(decoding: dict[str, Any], max_completion_tokens: int, effort: str | None) -> dict[str, Any]:
+    """Request parameters as a reasoning model takes them: without those it refuses, with `max_completion_tokens`
+    (its hidden reasoning and its answer together) and `reasoning_effort` when one is given."""
+    params = {k: v for k, v in decoding.items() if k not in _NOT_FOR_REASONING}
+    params["max_completion_tokens"] = max_completion_tokens
+    if effort is not None:
+        params["reasoning_effort"] = effort
+    return params
+
+
 def providers_api(base_url: str, provider: str) -> bool:
     """Whether a base URL is the provider's own API (where its retirements apply)."""
     host = (urllib.parse.urlsplit(base_url).hostname or "").lower()

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from alpaca_lc import package_file
 from alpaca_lc.config import Endpoint, ReasoningEffort, load_yaml_config
-from alpaca_lc.endpoint.models import is_reasoning
+from alpaca_lc.endpoint.models import is_reasoning, reasoning_parameters
 
 BackendName = Literal["vllm", "vllm-server", "openai"]
 # A reasoning model's default limit, its hidden reasoning and its answer together: OpenAI's guide to reasoning models
@@ -74,14 +74,11 @@ def api_decoding(model: ModelConfig) -> dict[str, Any]:
     `temperature`, `top_p` or `max_tokens` (the provider refuses them): it gets `max_completion_tokens`, which
     bounds its hidden reasoning and its answer together, and `reasoning_effort` when one is given."""
     s = model.sampling
-    if reasons(model):
-        params: dict[str, Any] = {"max_completion_tokens": s.max_completion_tokens or REASONING_COMPLETION_TOKENS}
-        if s.reasoning_effort is not None:
-            params["reasoning_effort"] = s.reasoning_effort
-    else:
-        params = {"temperature": s.temperature, "top_p": s.top_p, "max_tokens": s.max_new_tokens}
+    params: dict[str, Any] = {"temperature": s.temperature, "top_p": s.top_p, "max_tokens": s.max_new_tokens}
     if s.seed is not None:
         params["seed"] = s.seed
+    if reasons(model):
+        return reasoning_parameters(params, s.max_completion_tokens or REASONING_COMPLETION_TOKENS, s.reasoning_effort)
     return params
 
 
