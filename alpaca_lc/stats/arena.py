@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from alpaca_lc.stats.glm import expit, fit_soft_logistic
-from alpaca_lc.stats.paired import percentile_interval
+from alpaca_lc.stats.paired import percentile_interval, resample_counts
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -210,7 +210,7 @@ def paired_scores(candidate: FloatArray, previous: FloatArray, *, rounds: int = 
         confidence: of each one-sided bound.
     """
     n = len(candidate)
-    draws = np.random.default_rng(seed).multinomial(n, np.full(n, 1 / n), size=rounds).astype(float)
+    draws = resample_counts(n, rounds, seed)
     cand = draws @ candidate[:, 0] / (draws @ candidate[:, 1])
     prev = draws @ previous[:, 0] / (draws @ previous[:, 1])
     diff = cand - prev

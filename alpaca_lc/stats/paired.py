@@ -76,7 +76,7 @@ def paired_lc(
     counts = np.vstack(
         [
             np.ones(len(keys)),
-            np.random.default_rng(seed).multinomial(len(keys), np.full(len(keys), 1 / len(keys)), n_boot),
+            resample_counts(len(keys), n_boot, seed),
         ]
     )
     lc_c, lc_p = _lc_draws(c, gamed, spec, counts), _lc_draws(p, gamed, spec, counts)
@@ -91,6 +91,11 @@ def paired_lc(
         difference_interval=percentile_interval(diff[1:], level),
         difference_se=float(diff[1:].std(ddof=1)),
     )
+
+
+def resample_counts(n: int, rounds: int, seed: int) -> FloatArray:
+    """A paired bootstrap's draws: how often each of n items is drawn in each resample, shape (rounds, n)."""
+    return np.random.default_rng(seed).multinomial(n, np.full(n, 1 / n), size=rounds).astype(float)
 
 
 def percentile_interval(boot: FloatArray, level: float) -> tuple[float, float]:
