@@ -23,10 +23,12 @@ from .test_generate import write_eval_set
 Cli = Callable[..., Result]
 
 
-def _generate(cli: Cli, server: LocalServer, tmp_path: Path, n: int = 40) -> tuple[Result, list[dict[str, object]]]:
+def _generate(cli: Cli, server: LocalServer, tmp_path: Path, *options: str, n: int = 40,
+              model: str = "qwen3-like") -> tuple[Result, list[dict[str, object]]]:  # fmt: skip
     out = tmp_path / "o.json"
-    result = cli("generate", "--model", "qwen3-like", "--backend", "openai", "--base-url", server.base_url,
-                 "--eval-set", write_eval_set(tmp_path, n), "-o", out, "--no-progress",
+    out.unlink(missing_ok=True)  # each run writes its own outputs, none are reused
+    result = cli("generate", "--model", model, "--backend", "openai", "--base-url", server.base_url,
+                 "--eval-set", write_eval_set(tmp_path, n), "-o", out, "--no-progress", *options,
                  env={"OPENAI_API_KEY": "sk-local"})  # fmt: skip
     return result, json.loads(out.read_text()) if out.exists() else []
 
@@ -92,12 +94,7 @@ def test_vllm_serve_gets_the_reasoning_parser() -> None:
 
 
 def _generate_reasoning(cli: Cli, server: LocalServer, tmp_path: Path, *options: str) -> tuple[Result, list[dict]]:
-    out = tmp_path / "o.json"
-    out.unlink(missing_ok=True)
-    result = cli("generate", "--model", "gpt-5-mini", "--backend", "openai", "--base-url", server.base_url,
-                 "--eval-set", write_eval_set(tmp_path, 20), "-o", out, "--no-progress", *options,
-                 env={"OPENAI_API_KEY": "sk-local"})  # fmt: skip
-    return result, json.loads(out.read_text()) if out.exists() else []
+    return _generate(cli, server, tmp_path, *options, n=20, model="gpt-5-mini")
 
 
 def test_a_providers_reasoning_model_is_asked_as_one(cli: Cli, tmp_path: Path) -> None:
